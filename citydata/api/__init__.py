@@ -1,0 +1,1 @@
+"""HTTP adapters: they translate requests and results and hold no business rules."""

@@ -1,0 +1,70 @@
+"""Shared request plumbing for the HTTP adapters: platform, actor and catalog context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from citydata.access.actors import Actor
+from citydata.catalog import users
+from citydata.catalog.context import Ctx
+from citydata.errors import NotAuthenticated
+from citydata.platform import Platform
+from citydata.storage.models import User
+
+
+def get_platform(request: Request) -> Platform:
+    return request.app.state.platform  # type: ignore[no-any-return]
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+def token_from(request: Request) -> str | None:
+    """CKAN clients send the bare token in ``Authorization``; also accept ``Bearer``."""
+    raw = request.headers.get("authorization") or request.headers.get("x-ckan-api-key")
+    if not raw:
+        return None
+    raw = raw.strip()
+    if raw.lower().startswith("bearer "):
+        raw = raw[7:].strip()
+    return raw or None
+
+
+def resolve_actor(request: Request, session: Session) -> Actor:
+    """Token first (APIs), then the signed session cookie (web pages); else anonymous."""
+    token = token_from(request)
+    user: User | None = None
+    if token:
+        user = users.user_for_token(session, token)  # raises NotAuthenticated if bad
+    elif "session" in request.scope:
+        uid = request.session.get("user_id")
+        if uid:
+            user = session.get(User, uid)
+            if user is None or user.state != "active":
+                request.session.clear()
+                user = None
+    if user is None:
+        return Actor.anonymous()
+    return users.actor_for_user(session, user)
+
+
+@contextmanager
+def request_ctx(request: Request, *, anonymous_on_bad_token: bool = False) -> Iterator[Ctx]:
+    """A catalog context for one request, in one transaction committed before responding."""
+    platform = get_platform(request)
+    site_url = platform.settings.site_url if platform.settings.env == "production" else str(
+        request.base_url
+    )
+    with platform.db.session() as session:
+        try:
+            actor = resolve_actor(request, session)
+        except NotAuthenticated:
+            if not anonymous_on_bad_token:
+                raise
+            actor = Actor.anonymous()
+        yield Ctx(session, actor, platform.settings, platform.files, site_url)

@@ -1,0 +1,43 @@
+"""File downloads: the current or any earlier version of an uploaded resource, streamed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from citydata.api.deps import request_ctx
+from citydata.catalog.resources import version_for_download
+
+router = APIRouter(tags=["Downloads"])
+
+
+@router.get("/dataset/{name}/resource/{resource_id}/download/{filename}")
+@router.get("/dataset/{name}/resource/{resource_id}/download")
+async def download(
+    request: Request,
+    name: str,
+    resource_id: str,
+    filename: str = "",
+    version: int | None = Query(None, ge=1, description="Version number; default the newest"),
+) -> StreamingResponse:
+    """Download a resource's file; ``?version=N`` returns an earlier upload unchanged."""
+
+    def lookup():  # type: ignore[no-untyped-def]
+        with request_ctx(request) as ctx:
+            ds, r, v = version_for_download(ctx, resource_id, version)
+            return ds.name, v, ctx.files
+
+    ds_name, v, files = await run_in_threadpool(lookup)
+    if ds_name != name:
+        from citydata.errors import NotFound
+
+        raise NotFound("Resource was not found.")
+    headers = {
+        "Content-Disposition": f'attachment; filename="{v.filename}"',
+        "Content-Length": str(v.size),
+        "ETag": f'"{v.sha256}"',
+        "X-Citydata-Version": str(v.version),
+        "Digest": f"sha-256={v.sha256}",
+    }
+    return StreamingResponse(files.iter_bytes(v.sha256), media_type=v.mimetype, headers=headers)

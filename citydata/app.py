@@ -1,0 +1,118 @@
+"""The ASGI application: ``create_app(settings)`` mounts every plugin's routes and pages."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from citydata import __version__
+from citydata.errors import CitydataError
+from citydata.platform import Platform
+from citydata.settings import Settings
+
+log = logging.getLogger("citydata")
+
+
+def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
+    platform = platform or Platform(settings or Settings())
+    settings = platform.settings
+    app = FastAPI(
+        title=settings.site_title,
+        version=__version__,
+        description="citydata: the city's data catalog, CKAN-compatible API and DCAT-AP feeds.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.platform = platform
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="citydata_session",
+        same_site="lax",
+        https_only=settings.site_url.startswith("https://"),
+        max_age=14 * 24 * 3600,
+    )
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'",
+        )
+        return response
+
+    for plugin_routes in platform.plugins.hook.citydata_routes(platform=platform):
+        for router in plugin_routes or []:
+            app.include_router(router)
+
+    static = Path(__file__).parent / "web" / "static"
+    if static.is_dir():
+        app.mount("/static", StaticFiles(directory=static), name="static")
+    _install_error_handlers(app)
+    return app
+
+
+def _family(request: Request) -> str:
+    path = request.url.path
+    if path.startswith(("/api/3/", "/api/action/")):
+        return "ckan"
+    if path.startswith("/api/") or path.startswith("/catalog.") or path.endswith(
+        (".ttl", ".jsonld", ".rdf")
+    ):
+        return "json"
+    return "html"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    from citydata.api.ckan import ckan_error_response
+    from citydata.web.errors import html_error_response
+
+    def render(request: Request, status: int, code: str, message: str,
+               fields: dict | None = None) -> Response:
+        family = _family(request)
+        if family == "ckan":
+            return ckan_error_response(status, code, message, fields or {})
+        if family == "json":
+            return JSONResponse(
+                {"error": {"code": code, "message": message, "fields": fields or {}}},
+                status_code=status,
+            )
+        return html_error_response(request, status, message)
+
+    @app.exception_handler(CitydataError)
+    async def _domain(request: Request, exc: CitydataError) -> Response:
+        return render(request, exc.status, exc.code, exc.message, exc.fields)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        fields: dict[str, list[str]] = {}
+        for err in exc.errors():
+            loc = [str(x) for x in err.get("loc", ()) if x not in ("query", "body", "path")]
+            fields.setdefault(".".join(loc) or "request", []).append(str(err.get("msg")))
+        message = "; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items())
+        return render(request, 400, "validation_error", message, fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = str(exc.detail) if exc.detail else "Error"
+        if exc.status_code == 404:
+            message = "Not found"
+        return render(request, exc.status_code, "http_error", message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return render(request, 500, "internal_error",
+                      "Something went wrong on our side; the error has been logged")

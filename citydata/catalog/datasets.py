@@ -1,0 +1,400 @@
+"""Datasets: create, update, patch, delete, show and list, in CKAN's package shapes."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from citydata.access.policy import (
+    ACCESS_LEVELS,
+    can_read_data,
+    require_editor,
+    require_visible,
+    visible_datasets_clause,
+)
+from citydata.catalog import search
+from citydata.catalog.context import Ctx
+from citydata.catalog.licenses import DEFAULT_LICENSE, get_license
+from citydata.catalog.names import (
+    Errors,
+    check_date,
+    check_email,
+    check_gss,
+    check_name,
+    check_tag,
+    check_text,
+    check_url,
+)
+from citydata.catalog.organizations import get_organization, organization_dict
+from citydata.catalog.themes import FREQUENCIES, THEMES
+from citydata.errors import Conflict, NotFound
+from citydata.storage.models import (
+    Dataset,
+    DatasetBorough,
+    DatasetTag,
+    DatasetTheme,
+    Resource,
+    utcnow,
+)
+
+TEXT_FIELDS = {
+    "title": 500,
+    "notes": 100_000,
+    "version": 100,
+    "author": 200,
+    "maintainer": 200,
+    "contact_name": 200,
+}
+EMAIL_FIELDS = ("author_email", "maintainer_email", "contact_email")
+
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.isoformat(timespec="microseconds") if dt else None
+
+
+def load_options() -> list:
+    return [
+        selectinload(Dataset.tags),
+        selectinload(Dataset.themes),
+        selectinload(Dataset.boroughs),
+        selectinload(Dataset.resources).selectinload(Resource.versions),
+    ]
+
+
+def find_dataset(session: Session, name_or_id: object) -> Dataset | None:
+    if not isinstance(name_or_id, str) or not name_or_id:
+        return None
+    return session.scalar(
+        select(Dataset)
+        .options(*load_options())
+        .where((Dataset.name == name_or_id) | (Dataset.id == name_or_id))
+    )
+
+
+def get_visible(ctx: Ctx, name_or_id: object) -> Dataset:
+    return require_visible(ctx.actor, find_dataset(ctx.session, name_or_id))
+
+
+# -- output ----------------------------------------------------------------------------------
+def dataset_dict(ctx: Ctx, ds: Dataset) -> dict[str, Any]:
+    """The CKAN ``package_show`` shape, plus citydata's own fields."""
+    from citydata.catalog.resources import resource_dict
+
+    lic = get_license(ds.license_id) or {}
+    bbox = (
+        [ds.bbox_west, ds.bbox_south, ds.bbox_east, ds.bbox_north]
+        if ds.bbox_west is not None
+        else None
+    )
+    return {
+        "id": ds.id,
+        "name": ds.name,
+        "title": ds.title,
+        "notes": ds.notes,
+        "type": "dataset",
+        "state": ds.state,
+        "private": ds.access_level == "private",
+        "access_level": ds.access_level,
+        "data_access": can_read_data(ctx.actor, ds),
+        "owner_org": ds.owner_org,
+        "organization": organization_dict(ctx.session, ds.organization, ctx.actor, counts=False),
+        "license_id": ds.license_id,
+        "license_title": lic.get("title", ds.license_id),
+        "license_url": lic.get("url", ""),
+        "isopen": bool(lic.get("is_open", False)),
+        "url": ds.url,
+        "version": ds.version,
+        "author": ds.author,
+        "author_email": ds.author_email,
+        "maintainer": ds.maintainer,
+        "maintainer_email": ds.maintainer_email,
+        "contact_name": ds.contact_name,
+        "contact_email": ds.contact_email,
+        "frequency": ds.frequency,
+        "temporal_start": ds.temporal_start,
+        "temporal_end": ds.temporal_end,
+        "bbox": bbox,
+        "spatial": _bbox_geojson(bbox) if bbox else "",
+        "boroughs": [b.gss_code for b in ds.boroughs],
+        "themes": [t.theme for t in ds.themes],
+        "groups": [],
+        "tags": [
+            {"name": t.tag, "display_name": t.tag, "state": "active", "vocabulary_id": None}
+            for t in ds.tags
+        ],
+        "num_tags": len(ds.tags),
+        "extras": json.loads(ds.extras or "[]"),
+        "resources": [resource_dict(ctx, ds, r) for r in ds.resources if r.current_version >= 0],
+        "num_resources": len(ds.resources),
+        "creator_user_id": ds.creator_user_id,
+        "metadata_created": iso(ds.created),
+        "metadata_modified": iso(ds.modified),
+    }
+
+
+def _bbox_geojson(b: list[float]) -> str:
+    w, s, e, n = b
+    ring = [[w, s], [e, s], [e, n], [w, n], [w, s]]
+    return json.dumps({"type": "Polygon", "coordinates": [ring]})
+
+
+# -- input -----------------------------------------------------------------------------------
+def _tags_from(data: dict, errors: Errors) -> list[str] | None:
+    if "tags" in data:
+        raw = data["tags"] or []
+        if not isinstance(raw, list):
+            errors.add("tags", "Must be a list of {\"name\": ...} objects")
+            return []
+        names = []
+        for item in raw:
+            name = item.get("name") if isinstance(item, dict) else item
+            tag = check_tag(errors, "tags", name)
+            if tag:
+                names.append(tag)
+        return sorted(set(names))
+    if "tag_string" in data:
+        raw_s = data["tag_string"] or ""
+        if not isinstance(raw_s, str):
+            errors.add("tag_string", "Must be a comma-separated string")
+            return []
+        return sorted({check_tag(errors, "tag_string", t) for t in raw_s.split(",") if t.strip()})
+    return None
+
+
+def _bbox_from(data: dict, errors: Errors) -> tuple[bool, list[float] | None]:
+    if "bbox" in data:
+        b = data["bbox"]
+        if b in (None, "", []):
+            return True, None
+        try:
+            vals = [float(x) for x in b]
+            if len(vals) != 4:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors.add("bbox", "Must be [west, south, east, north] in degrees")
+            return True, None
+        w, s, e, n = vals
+        if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
+            errors.add("bbox", "Must satisfy -180 <= west <= east <= 180, -90 <= south <= north <= 90")
+            return True, None
+        return True, vals
+    if "spatial" in data:
+        raw = data["spatial"]
+        if not raw:
+            return True, None
+        try:
+            from shapely.geometry import shape
+
+            geom = shape(json.loads(raw) if isinstance(raw, str) else raw)
+            return True, list(geom.bounds)
+        except Exception:
+            errors.add("spatial", "Must be a GeoJSON geometry")
+            return True, None
+    return False, None
+
+
+def _apply(ctx: Ctx, ds: Dataset, data: dict, errors: Errors, *, creating: bool) -> dict:
+    """Validate ``data`` and copy it onto ``ds``; absent keys keep their current value."""
+    derived: dict[str, Any] = {}
+    if creating or "name" in data:
+        ds.name = check_name(errors, "name", data.get("name"))
+    for field, limit in TEXT_FIELDS.items():
+        if field in data:
+            setattr(ds, field, check_text(errors, field, data[field], limit))
+    for field in EMAIL_FIELDS:
+        if field in data:
+            setattr(ds, field, check_email(errors, field, data[field]))
+    if "url" in data:
+        ds.url = check_url(errors, "url", data["url"])
+    if "license_id" in data:
+        lic = data["license_id"] or DEFAULT_LICENSE
+        if get_license(lic) is None:
+            errors.add("license_id", f"Unknown licence {lic!r}; see license_list")
+        ds.license_id = lic
+    if "access_level" in data and data["access_level"] not in (None, ""):
+        if data["access_level"] not in ACCESS_LEVELS:
+            errors.add("access_level", f"Must be one of: {', '.join(ACCESS_LEVELS)}")
+        else:
+            ds.access_level = data["access_level"]
+    elif "private" in data:
+        private = data["private"]
+        if isinstance(private, str):
+            private = private.lower() in ("true", "1", "yes", "on")
+        if private:
+            ds.access_level = "private"
+        elif ds.access_level == "private":
+            ds.access_level = "open"
+    if "frequency" in data:
+        freq = (data["frequency"] or "").lower()
+        if freq and freq not in FREQUENCIES:
+            errors.add("frequency", f"Must be one of: {', '.join(FREQUENCIES)}")
+        ds.frequency = freq
+    for field in ("temporal_start", "temporal_end"):
+        if field in data:
+            setattr(ds, field, check_date(errors, field, data[field]))
+    if ds.temporal_start and ds.temporal_end and ds.temporal_start > ds.temporal_end:
+        errors.add("temporal_end", "Must not be before temporal_start")
+    given, bbox = _bbox_from(data, errors)
+    if given:
+        ds.bbox_west, ds.bbox_south, ds.bbox_east, ds.bbox_north = bbox or (None,) * 4
+    if "extras" in data:
+        extras = data["extras"] or []
+        if not isinstance(extras, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("key"), str) for e in extras
+        ):
+            errors.add("extras", 'Must be a list of {"key": ..., "value": ...} objects')
+        else:
+            ds.extras = json.dumps([{"key": e["key"], "value": e.get("value", "")} for e in extras])
+    tags = _tags_from(data, errors)
+    if tags is not None:
+        derived["tags"] = tags
+    if "themes" in data:
+        themes = data["themes"] or []
+        if not isinstance(themes, list) or any(t not in THEMES for t in themes):
+            errors.add("themes", f"Must be a list of theme codes: {', '.join(THEMES)}")
+        else:
+            derived["themes"] = sorted(set(themes))
+    if "boroughs" in data:
+        raw = data["boroughs"] or []
+        if not isinstance(raw, list):
+            errors.add("boroughs", "Must be a list of GSS codes")
+        else:
+            derived["boroughs"] = sorted({check_gss(errors, "boroughs", b) for b in raw} - {""})
+    if creating or "owner_org" in data:
+        owner = data.get("owner_org")
+        if not owner:
+            errors.add("owner_org", "A dataset must belong to an organization")
+        else:
+            try:
+                org = get_organization(ctx.session, owner)
+                ds.owner_org = org.id
+                ds.organization = org
+            except NotFound:
+                errors.add("owner_org", f"Organization {owner!r} does not exist")
+    return derived
+
+
+def _set_children(ds: Dataset, derived: dict) -> None:
+    if "tags" in derived:
+        ds.tags = [DatasetTag(tag=t) for t in derived["tags"]]
+    if "themes" in derived:
+        ds.themes = [DatasetTheme(theme=t) for t in derived["themes"]]
+    if "boroughs" in derived:
+        ds.boroughs = [DatasetBorough(gss_code=g) for g in derived["boroughs"]]
+
+
+def create_dataset(ctx: Ctx, data: dict) -> dict:
+    if not isinstance(data, dict):
+        raise Conflict("Expected a JSON object")
+    errors = Errors()
+    ds = Dataset(access_level="open", license_id=DEFAULT_LICENSE, extras="[]")
+    derived = _apply(ctx, ds, data, errors, creating=True)
+    if not ds.title:
+        ds.title = ds.name
+    errors.raise_if_any("Cannot create the dataset")
+    require_editor(ctx.actor, ds.owner_org)
+    if ctx.session.scalar(select(Dataset.id).where(Dataset.name == ds.name)):
+        raise Conflict("That URL is already in use.", fields={"name": ["That URL is already in use."]})
+    ds.creator_user_id = ctx.actor.user_id
+    ds.created = ds.modified = utcnow()
+    _set_children(ds, derived)
+    ctx.session.add(ds)
+    ctx.session.flush()
+    if isinstance(data.get("resources"), list):
+        from citydata.catalog.resources import create_linked_resources
+
+        create_linked_resources(ctx, ds, data["resources"])
+    search.index_dataset(ctx.session, ds)
+    ctx.session.flush()
+    ctx.session.refresh(ds)
+    return dataset_dict(ctx, ds)
+
+
+def update_dataset(ctx: Ctx, name_or_id: object, data: dict, *, partial: bool = False) -> dict:
+    """package_update (``partial=False``: unspecified optional fields are cleared) or patch."""
+    ds = get_visible(ctx, name_or_id)
+    require_editor(ctx.actor, ds.owner_org)
+    if not isinstance(data, dict):
+        raise Conflict("Expected a JSON object")
+    if not partial:
+        # CKAN's update replaces the whole package: start from the defaults for what is absent.
+        defaults = {f: "" for f in (*TEXT_FIELDS, *EMAIL_FIELDS, "url", "frequency",
+                                    "temporal_start", "temporal_end")}
+        defaults.update({"tags": [], "themes": [], "boroughs": [], "extras": [], "bbox": None,
+                         "license_id": DEFAULT_LICENSE})
+        data = {**defaults, **data}
+        data.setdefault("owner_org", ds.owner_org)
+        data.setdefault("name", ds.name)
+    old_name, old_org = ds.name, ds.owner_org
+    errors = Errors()
+    derived = _apply(ctx, ds, data, errors, creating=False)
+    errors.raise_if_any("Cannot update the dataset")
+    if ds.owner_org != old_org:  # moving a dataset needs rights in both organisations
+        require_editor(ctx.actor, ds.owner_org)
+    if ds.name != old_name and ctx.session.scalar(
+        select(Dataset.id).where(Dataset.name == ds.name, Dataset.id != ds.id)
+    ):
+        raise Conflict("That URL is already in use.", fields={"name": ["That URL is already in use."]})
+    if not ds.title:
+        ds.title = ds.name
+    _set_children(ds, derived)
+    if isinstance(data.get("resources"), list):
+        from citydata.catalog.resources import sync_resources
+
+        sync_resources(ctx, ds, data["resources"])
+    ds.modified = utcnow()
+    ctx.session.flush()
+    search.index_dataset(ctx.session, ds)
+    ctx.session.flush()
+    ctx.session.refresh(ds)
+    return dataset_dict(ctx, ds)
+
+
+def delete_dataset(ctx: Ctx, name_or_id: object) -> None:
+    """Soft delete, as CKAN does: the dataset disappears from search and lists."""
+    ds = get_visible(ctx, name_or_id)
+    require_editor(ctx.actor, ds.owner_org)
+    ds.state = "deleted"
+    ds.modified = utcnow()
+    search.unindex_dataset(ctx.session, ds.id)
+    ctx.session.flush()
+
+
+def show_dataset(ctx: Ctx, name_or_id: object) -> dict:
+    return dataset_dict(ctx, get_visible(ctx, name_or_id))
+
+
+def list_names(ctx: Ctx, *, limit: int | None = None, offset: int = 0) -> list[str]:
+    """package_list: names of public active datasets (private ones never listed)."""
+    q = (
+        select(Dataset.name)
+        .where(visible_datasets_clause(ctx.actor, include_private=False))
+        .order_by(Dataset.name)
+        .offset(offset)
+    )
+    if limit is not None:
+        q = q.limit(limit)
+    return list(ctx.session.scalars(q))
+
+
+def list_visible_datasets(
+    ctx: Ctx, *, offset: int = 0, limit: int = 100, modified_since: datetime | None = None
+) -> tuple[list[dict], int]:
+    """Visible datasets, newest change first, with a total count (for DCAT paging)."""
+    cond = visible_datasets_clause(ctx.actor, include_private=True)
+    if modified_since is not None:
+        cond = cond & (Dataset.modified >= modified_since)
+    total = ctx.session.scalar(select(func.count()).select_from(Dataset).where(cond)) or 0
+    rows = ctx.session.scalars(
+        select(Dataset)
+        .options(*load_options())
+        .where(cond)
+        .order_by(Dataset.modified.desc(), Dataset.id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [dataset_dict(ctx, d) for d in rows], total

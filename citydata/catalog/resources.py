@@ -1,0 +1,292 @@
+"""Resources: uploaded files (immutable versions) or links to external URLs."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import func, select
+
+from citydata.access.policy import require_data_access, require_editor
+from citydata.catalog import search
+from citydata.catalog.context import Ctx
+from citydata.catalog.datasets import get_visible, iso
+from citydata.catalog.names import Errors, check_text, check_url
+from citydata.errors import NotFound, ValidationError
+from citydata.storage.files import StagedFile
+from citydata.storage.models import Dataset, Resource, ResourceVersion, utcnow
+
+FORMATS_BY_EXT = {
+    "csv": "CSV", "tsv": "TSV", "txt": "TXT", "json": "JSON", "geojson": "GeoJSON",
+    "ndjson": "NDJSON", "jsonl": "NDJSON", "xlsx": "XLSX", "xls": "XLS", "parquet": "Parquet",
+    "zip": "ZIP", "pdf": "PDF", "xml": "XML", "gpkg": "GeoPackage", "kml": "KML",
+    "shp": "SHP", "html": "HTML", "ttl": "RDF", "rdf": "RDF", "ods": "ODS", "docx": "DOCX",
+}
+MIMETYPES = {
+    "CSV": "text/csv", "TSV": "text/tab-separated-values", "JSON": "application/json",
+    "GeoJSON": "application/geo+json", "NDJSON": "application/x-ndjson",
+    "XLSX": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "Parquet": "application/vnd.apache.parquet", "ZIP": "application/zip",
+    "PDF": "application/pdf", "GeoPackage": "application/geopackage+sqlite3",
+    "TXT": "text/plain", "XML": "application/xml", "HTML": "text/html",
+}
+SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_filename(name: str) -> str:
+    """A filename fit for URLs and Content-Disposition: no path, no odd characters."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = SAFE_FILENAME.sub("-", base).strip(".-")
+    return base[:200] or "data"
+
+
+def guess_format(filename: str, head: bytes = b"", url: str = "") -> str:
+    source = filename or url.split("?", 1)[0]
+    ext = source.rsplit(".", 1)[-1].lower() if "." in source else ""
+    fmt = FORMATS_BY_EXT.get(ext, "")
+    if fmt == "JSON" and b'"FeatureCollection"' in head[:4096]:
+        return "GeoJSON"
+    if not fmt and head.startswith(b"PK\x03\x04"):
+        return "ZIP"
+    if not fmt and head.startswith(b"PAR1"):
+        return "Parquet"
+    return fmt
+
+
+def guess_mimetype(fmt: str, filename: str) -> str:
+    return MIMETYPES.get(fmt) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+def current(r: Resource) -> ResourceVersion | None:
+    for v in r.versions:
+        if v.version == r.current_version:
+            return v
+    return None
+
+
+def download_url(ctx: Ctx, ds: Dataset, r: Resource, v: ResourceVersion) -> str:
+    return (
+        f"{ctx.site_url}/dataset/{ds.name}/resource/{r.id}/download/"
+        f"{quote(v.filename or 'data')}"
+    )
+
+
+def resource_dict(ctx: Ctx, ds: Dataset, r: Resource) -> dict[str, Any]:
+    v = current(r)
+    return {
+        "id": r.id,
+        "package_id": ds.id,
+        "name": r.name,
+        "description": r.description,
+        "format": r.format,
+        "mimetype": r.mimetype,
+        "url": download_url(ctx, ds, r, v) if v else r.url,
+        "url_type": r.url_type,
+        "size": v.size if v else None,
+        "hash": v.sha256 if v else "",
+        "position": r.position,
+        "state": "active",
+        "created": iso(r.created),
+        "last_modified": iso(v.created) if v else None,
+        "metadata_modified": iso(r.modified),
+        "version": r.current_version if v else None,
+        "versions": [
+            {
+                "version": x.version,
+                "sha256": x.sha256,
+                "size": x.size,
+                "filename": x.filename,
+                "created": iso(x.created),
+            }
+            for x in r.versions
+        ],
+    }
+
+
+def _get_resource(ctx: Ctx, resource_id: object) -> tuple[Dataset, Resource]:
+    if not isinstance(resource_id, str) or not resource_id:
+        raise ValidationError("id: Missing value", fields={"id": ["Missing value"]})
+    r = ctx.session.get(Resource, resource_id)
+    if r is None:
+        raise NotFound("Resource was not found.")
+    try:
+        ds = get_visible(ctx, r.dataset_id)
+    except NotFound:
+        raise NotFound("Resource was not found.") from None
+    return ds, r
+
+
+def _apply(r: Resource, data: dict, errors: Errors) -> None:
+    for field, limit in (("name", 500), ("description", 20000)):
+        if field in data:
+            setattr(r, field, check_text(errors, field, data[field], limit))
+    if "format" in data and data["format"]:
+        r.format = check_text(errors, "format", data["format"], 40)
+    if "mimetype" in data and data["mimetype"]:
+        r.mimetype = check_text(errors, "mimetype", data["mimetype"], 200)
+
+
+def _add_version(ctx: Ctx, r: Resource, upload: StagedFile) -> None:
+    # The file goes into place first; the row that points at it is written after, in the
+    # caller's transaction. A crash in between leaves an unreferenced blob, never a dangling row.
+    ctx.files.commit(upload)
+    latest = ctx.session.scalar(
+        select(func.max(ResourceVersion.version)).where(ResourceVersion.resource_id == r.id)
+    )
+    number = (latest or 0) + 1
+    filename = safe_filename(upload.filename or r.name or "data")
+    if "." not in filename and r.versions:
+        # A nameless stream (e.g. an in-memory upload) keeps the resource's known filename.
+        filename = r.versions[-1].filename
+    fmt = guess_format(filename, upload.head) or r.format
+    v = ResourceVersion(
+        resource_id=r.id,
+        version=number,
+        sha256=upload.sha256,
+        size=upload.size,
+        filename=filename,
+        format=fmt,
+        mimetype=guess_mimetype(fmt, filename),
+        created_by=ctx.actor.user_id,
+    )
+    ctx.session.add(v)
+    r.versions.append(v)
+    r.current_version = number
+    r.url = ""
+    r.url_type = "upload"
+    if not r.format or r.format == "":
+        r.format = fmt
+    r.mimetype = guess_mimetype(r.format, filename)
+    if not r.name:
+        r.name = filename
+
+
+def create_resource(ctx: Ctx, data: dict, upload: StagedFile | None = None) -> dict:
+    """resource_create: either an upload (a staged file) or an external ``url``."""
+    errors = Errors()
+    ds = get_visible(ctx, data.get("package_id"))
+    require_editor(ctx.actor, ds.owner_org)
+    r = Resource(dataset_id=ds.id, name="", description="", format="", mimetype="", url="")
+    _apply(r, data, errors)
+    if upload is None:
+        url = check_url(errors, "url", data.get("url"))
+        if not url:
+            errors.add("url", "Give a URL or upload a file")
+        r.url = url
+        if not r.format:
+            r.format = guess_format("", url=url)
+        if not r.name:
+            r.name = url.rsplit("/", 1)[-1][:500]
+    errors.raise_if_any("Cannot create the resource")
+    r.position = len(ds.resources)
+    ctx.session.add(r)
+    ctx.session.flush()
+    if upload is not None:
+        _add_version(ctx, r, upload)
+        if data.get("format"):
+            r.format = data["format"]
+    ds.resources.append(r)
+    ds.modified = utcnow()
+    ctx.session.flush()
+    search.index_dataset(ctx.session, ds)
+    return resource_dict(ctx, ds, r)
+
+
+def update_resource(
+    ctx: Ctx, data: dict, upload: StagedFile | None = None, *, partial: bool = False
+) -> dict:
+    """resource_update / resource_patch; a new upload adds a version, old ones stay."""
+    ds, r = _get_resource(ctx, data.get("id"))
+    require_editor(ctx.actor, ds.owner_org)
+    errors = Errors()
+    _apply(r, data, errors)
+    if upload is None and data.get("url") and r.url_type != "upload":
+        r.url = check_url(errors, "url", data["url"])
+    errors.raise_if_any("Cannot update the resource")
+    if upload is not None:
+        _add_version(ctx, r, upload)
+    r.modified = ds.modified = utcnow()
+    ctx.session.flush()
+    search.index_dataset(ctx.session, ds)
+    return resource_dict(ctx, ds, r)
+
+
+def delete_resource(ctx: Ctx, resource_id: object) -> None:
+    ds, r = _get_resource(ctx, resource_id)
+    require_editor(ctx.actor, ds.owner_org)
+    ds.resources.remove(r)
+    ctx.session.delete(r)
+    ds.modified = utcnow()
+    ctx.session.flush()
+    search.index_dataset(ctx.session, ds)
+
+
+def show_resource(ctx: Ctx, resource_id: object) -> dict:
+    ds, r = _get_resource(ctx, resource_id)
+    return resource_dict(ctx, ds, r)
+
+
+def version_for_download(
+    ctx: Ctx, resource_id: str, version: int | None = None
+) -> tuple[Dataset, Resource, ResourceVersion]:
+    """The stored file behind a download, after the access policy has said yes."""
+    ds, r = _get_resource(ctx, resource_id)
+    require_data_access(ctx.actor, ds)
+    wanted = version if version is not None else r.current_version
+    for v in r.versions:
+        if v.version == wanted:
+            return ds, r, v
+    if version is not None:
+        raise NotFound(f"Version {version} of this resource does not exist")
+    raise NotFound("This resource has no uploaded file")
+
+
+def create_linked_resources(ctx: Ctx, ds: Dataset, items: list) -> None:
+    errors = Errors()
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.add("resources", f"Item {i} must be an object")
+            continue
+        r = Resource(dataset_id=ds.id, position=len(ds.resources), name="", description="",
+                     format="", mimetype="", url="")
+        _apply(r, item, errors)
+        r.url = check_url(errors, "resources", item.get("url"))
+        if not r.url:
+            errors.add("resources", f"Item {i} needs a url (upload files with resource_create)")
+        r.format = r.format or guess_format("", url=r.url)
+        r.name = r.name or r.url.rsplit("/", 1)[-1][:500]
+        ds.resources.append(r)
+    errors.raise_if_any("Cannot create the resources")
+
+
+def sync_resources(ctx: Ctx, ds: Dataset, items: list) -> None:
+    """package_update with a ``resources`` list: keep listed ones (updated), drop the rest."""
+    errors = Errors()
+    by_id = {r.id: r for r in ds.resources}
+    keep: list[Resource] = []
+    new_items = []
+    for item in items:
+        if not isinstance(item, dict):
+            errors.add("resources", "Each resource must be an object")
+            continue
+        rid = item.get("id")
+        if rid in by_id:
+            _apply(by_id[rid], item, errors)
+            keep.append(by_id[rid])
+        else:
+            new_items.append(item)
+    errors.raise_if_any("Cannot update the resources")
+    for r in list(ds.resources):
+        if r not in keep:
+            ds.resources.remove(r)
+            ctx.session.delete(r)
+    for pos, r in enumerate(keep):
+        r.position = pos
+    if new_items:
+        create_linked_resources(ctx, ds, new_items)
+
+
+__all__ = ["create_resource", "update_resource", "delete_resource", "show_resource",
+           "version_for_download", "resource_dict"]

@@ -1,0 +1,147 @@
+"""Users, passwords (argon2) and API tokens (stored hashed, shown once)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citydata.access.actors import Actor
+from citydata.catalog.names import Errors, check_email, check_text, check_user_name
+from citydata.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ValidationError
+from citydata.storage.models import ApiToken, Membership, User, utcnow
+
+_hasher = PasswordHasher()
+TOKEN_PREFIX = "cdt_"
+MIN_PASSWORD = 8
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(user: User, password: str) -> bool:
+    if not user.password_hash:
+        return False
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_user(
+    session: Session,
+    name: str,
+    email: str,
+    password: str,
+    *,
+    sysadmin: bool = False,
+    fullname: str = "",
+) -> User:
+    errors = Errors()
+    check_user_name(errors, "name", name)
+    check_email(errors, "email", email)
+    check_text(errors, "fullname", fullname, 200)
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        errors.add("password", f"Must be at least {MIN_PASSWORD} characters")
+    errors.raise_if_any("Cannot create the user")
+    if session.scalar(select(User).where(User.name == name)):
+        raise Conflict(f'A user called "{name}" already exists', fields={"name": ["Taken"]})
+    user = User(
+        name=name,
+        email=email,
+        fullname=fullname,
+        password_hash=hash_password(password),
+        sysadmin=sysadmin,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user(session: Session, name_or_id: str) -> User:
+    user = session.scalar(
+        select(User).where((User.name == name_or_id) | (User.id == name_or_id))
+    )
+    if user is None or user.state != "active":
+        raise NotFound(f'User "{name_or_id}" not found')
+    return user
+
+
+def authenticate(session: Session, name: str, password: str) -> User | None:
+    user = session.scalar(select(User).where((User.name == name) | (User.email == name)))
+    if user is None or user.state != "active":
+        hash_password("timing-equaliser")  # same cost whether or not the user exists
+        return None
+    return user if verify_password(user, password) else None
+
+
+def actor_for_user(session: Session, user: User) -> Actor:
+    roles = {
+        m.organization_id: m.role
+        for m in session.scalars(select(Membership).where(Membership.user_id == user.id))
+    }
+    return Actor(user_id=user.id, name=user.name, sysadmin=user.sysadmin, roles=roles)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(
+    session: Session, actor: Actor, user_name: str, *, name: str = "", expires_days: int | None = None
+) -> str:
+    """Create an API token and return it; only its hash is stored, so it is shown once."""
+    user = get_user(session, user_name)
+    if not actor.sysadmin and actor.user_id != user.id:
+        if not actor.is_authenticated:
+            raise NotAuthenticated("Sign in to create API tokens")
+        raise Forbidden("You can only create tokens for yourself")
+    if expires_days is not None and not (1 <= expires_days <= 3650):
+        raise ValidationError(
+            "expires_days must be between 1 and 3650", fields={"expires_days": ["Out of range"]}
+        )
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            name=(name or "")[:200],
+            token_hash=_token_hash(token),
+            expires_at=utcnow() + timedelta(days=expires_days) if expires_days else None,
+        )
+    )
+    session.flush()
+    return token
+
+
+def list_tokens(session: Session, user: User) -> list[ApiToken]:
+    return list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created)
+        )
+    )
+
+
+def revoke_token(session: Session, user: User, token_id: str) -> None:
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound("Token not found")
+    session.delete(token)
+
+
+def user_for_token(session: Session, token: str) -> User:
+    """Resolve an API token; an unknown or expired token is an authentication error."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None:
+        raise NotAuthenticated("The API token is not valid")
+    if row.expires_at is not None and row.expires_at < utcnow():
+        raise NotAuthenticated("The API token has expired")
+    user = session.get(User, row.user_id)
+    if user is None or user.state != "active":
+        raise NotAuthenticated("The API token is not valid")
+    return user

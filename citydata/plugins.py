@@ -1,0 +1,31 @@
+"""Plugin loading: built-in plugins register exactly like third-party ones."""
+
+from __future__ import annotations
+
+import importlib
+
+import pluggy
+
+from citydata import hookspecs
+
+#: Built-in plugins, in mounting order. Each module exposes ``@hookimpl`` functions.
+DEFAULT_PLUGINS = (
+    "citydata.api.plugin",
+    "citydata.web.plugin",
+    "citydata.demo.plugin",
+)
+
+
+def get_plugin_manager(extra: tuple[str, ...] = ()) -> pluggy.PluginManager:
+    pm = pluggy.PluginManager("citydata")
+    pm.add_hookspecs(hookspecs)
+    for name in (*DEFAULT_PLUGINS, *extra):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real missing dependency inside the plugin
+                raise
+            continue  # a built-in plugin not present in this build
+        pm.register(module, name=name)
+    pm.load_setuptools_entrypoints("citydata")
+    return pm

@@ -1,0 +1,59 @@
+"""Typed settings, read from the environment with the ``CITYDATA_`` prefix.
+
+Settings are built once by the caller (CLI, ASGI factory, tests) and passed into
+``create_app`` / ``Platform``; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Secrets that must never be used outside development.
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret-change-me", "please-change"}
+DEV_SECRET = "dev-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYDATA_", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    home: Path = Path("var")
+    database_url: str = ""
+    secret_key: str = DEV_SECRET
+    site_url: str = "http://127.0.0.1:8000"
+    site_title: str = "London City Data"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    #: Rows shown in the preview of a tabular resource on its dataset page.
+    preview_rows: int = Field(default=10, ge=1, le=100)
+    #: Directory holding npm front-end packages (node_modules) installed at setup.
+    node_modules: Path = Path("node_modules")
+    #: Load every GB postcode ("gb") or only London's ("london") into the gazetteer.
+    postcodes: Literal["gb", "london", "none"] = "gb"
+    smtp_url: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        self.home = self.home.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.home / 'citydata.db'}"
+        if self.env == "production" and self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                "CITYDATA_SECRET_KEY is a placeholder; set a long random secret for production"
+            )
+        if self.env == "production" and len(self.secret_key) < 32:
+            raise ValueError("CITYDATA_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def files_dir(self) -> Path:
+        return self.home / "files"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

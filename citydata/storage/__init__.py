@@ -1,0 +1,1 @@
+"""Storage: the database (SQLAlchemy) and the file store (content-addressed, atomic)."""

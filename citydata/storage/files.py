@@ -1,0 +1,191 @@
+"""Content-addressed file store on the local disk.
+
+An upload is streamed into a staging file (never held whole in memory), hashed while it is
+written, checked against the size limit, fsynced, and only then moved into place with an
+atomic rename under ``sha256/ab/<hash>``. A crash at any point leaves either nothing or a
+staging file that :meth:`FileStore.collect_garbage` removes; a database row is only written
+after the file is in place, so no row ever points at a missing file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import AsyncIterable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from citydata.errors import NotFound, PayloadTooLarge
+
+CHUNK = 1024 * 1024
+
+
+@dataclass
+class StagedFile:
+    """A fully received upload waiting to be committed."""
+
+    path: Path
+    sha256: str
+    size: int
+    filename: str = ""
+    content_type: str = ""
+    #: The first bytes, kept for type sniffing.
+    head: bytes = b""
+
+
+class _Writer:
+    def __init__(self, store: FileStore, max_bytes: int, filename: str, content_type: str):
+        self.store = store
+        self.max_bytes = max_bytes
+        self.path = store.tmp_dir / f"{uuid.uuid4().hex}.part"
+        self.fh = open(self.path, "wb")  # noqa: SIM115 - closed in finish/abort
+        self.hash = hashlib.sha256()
+        self.size = 0
+        self.head = b""
+        self.filename = filename
+        self.content_type = content_type
+
+    def write(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            self.abort()
+            raise PayloadTooLarge(
+                f"The file is larger than the upload limit of {self.max_bytes:,} bytes"
+            )
+        if len(self.head) < 8192:
+            self.head += chunk[: 8192 - len(self.head)]
+        self.hash.update(chunk)
+        self.fh.write(chunk)
+
+    def finish(self) -> StagedFile:
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        return StagedFile(
+            self.path, self.hash.hexdigest(), self.size, self.filename, self.content_type, self.head
+        )
+
+    def abort(self) -> None:
+        if not self.fh.closed:
+            self.fh.close()
+        self.path.unlink(missing_ok=True)
+
+
+class FileStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.tmp_dir = self.root / "tmp"
+        self.blob_dir = self.root / "sha256"
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- staging -------------------------------------------------------------------------------
+    def writer(self, max_bytes: int, filename: str = "", content_type: str = "") -> _Writer:
+        """A low-level staging writer for adapters that parse streams themselves."""
+        return _Writer(self, max_bytes, filename, content_type)
+
+    def stage(
+        self,
+        chunks: Iterable[bytes] | BinaryIO,
+        *,
+        max_bytes: int,
+        filename: str = "",
+        content_type: str = "",
+    ) -> StagedFile:
+        w = self.writer(max_bytes, filename, content_type)
+        try:
+            if hasattr(chunks, "read"):
+                reader = chunks  # a file object
+                while chunk := reader.read(CHUNK):  # type: ignore[union-attr]
+                    w.write(chunk)
+            else:
+                for chunk in chunks:  # type: ignore[union-attr]
+                    w.write(chunk)
+            return w.finish()
+        except BaseException:
+            w.abort()
+            raise
+
+    async def stage_async(
+        self,
+        chunks: AsyncIterable[bytes],
+        *,
+        max_bytes: int,
+        filename: str = "",
+        content_type: str = "",
+    ) -> StagedFile:
+        w = self.writer(max_bytes, filename, content_type)
+        try:
+            async for chunk in chunks:
+                w.write(chunk)
+            return w.finish()
+        except BaseException:
+            w.abort()
+            raise
+
+    def discard(self, staged: StagedFile) -> None:
+        staged.path.unlink(missing_ok=True)
+
+    # -- committed blobs -----------------------------------------------------------------------
+    def blob_path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise NotFound("No such file")
+        return self.blob_dir / sha256[:2] / sha256
+
+    def commit(self, staged: StagedFile) -> str:
+        """Move a staged file into place (atomic rename); identical content is stored once."""
+        target = self.blob_path(staged.sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            staged.path.unlink(missing_ok=True)
+        else:
+            os.replace(staged.path, target)
+            _fsync_dir(target.parent)
+        return staged.sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.blob_path(sha256).is_file()
+
+    def open(self, sha256: str) -> BinaryIO:
+        path = self.blob_path(sha256)
+        if not path.is_file():
+            raise NotFound("The stored file is missing")
+        return open(path, "rb")  # noqa: SIM115 - caller closes
+
+    def iter_bytes(self, sha256: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        with self.open(sha256) as fh:
+            while chunk := fh.read(chunk_size):
+                yield chunk
+
+    def iter_blobs(self) -> Iterator[str]:
+        for sub in self.blob_dir.iterdir():
+            if sub.is_dir():
+                for f in sub.iterdir():
+                    yield f.name
+
+    def collect_garbage(self, referenced: set[str], *, tmp_older_than: float = 3600) -> dict:
+        """Remove stale staging files and blobs no version refers to."""
+        removed_tmp = removed_blobs = 0
+        now = time.time()
+        for f in self.tmp_dir.iterdir():
+            if now - f.stat().st_mtime > tmp_older_than:
+                f.unlink(missing_ok=True)
+                removed_tmp += 1
+        for sha in list(self.iter_blobs()):
+            if sha not in referenced:
+                self.blob_path(sha).unlink(missing_ok=True)
+                removed_blobs += 1
+        return {"tmp": removed_tmp, "blobs": removed_blobs}
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
