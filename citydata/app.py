@@ -53,7 +53,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         )
         return response
 
-    for plugin_routes in platform.plugins.hook.citydata_routes(platform=platform):
+    # pluggy answers last-registered first; mount in registration order (core APIs before
+    # pages) so specific API paths such as /dataset/{name}.ttl win over page patterns.
+    for plugin_routes in reversed(platform.plugins.hook.citydata_routes(platform=platform)):
         for router in plugin_routes or []:
             app.include_router(router)
 

@@ -285,21 +285,7 @@ def organization_member_create(ctx: Ctx, data: dict, files: dict) -> dict:
 
 @action("tag_list")
 def tag_list(ctx: Ctx, data: dict, files: dict) -> list:
-    from sqlalchemy import distinct, select
-
-    from citydata.access.policy import visible_datasets_clause
-    from citydata.storage.models import Dataset, DatasetTag
-
-    stmt = (
-        select(distinct(DatasetTag.tag))
-        .join(Dataset, Dataset.id == DatasetTag.dataset_id)
-        .where(visible_datasets_clause(ctx.actor, include_private=False))
-        .order_by(DatasetTag.tag)
-    )
-    query = data.get("query") or data.get("q")
-    if query:
-        stmt = stmt.where(DatasetTag.tag.ilike(f"%{query}%"))
-    return list(ctx.session.scalars(stmt))
+    return search.tag_names(ctx.session, ctx.actor, query=data.get("query") or data.get("q"))
 
 
 @action("license_list")

@@ -10,6 +10,7 @@ from citydata.hookspecs import hookimpl
 @hookimpl
 def citydata_routes(platform: Any) -> list[Any]:
     from citydata.api.ckan import router as ckan
+    from citydata.api.dcat import router as dcat
     from citydata.api.downloads import router as downloads
 
-    return [ckan, downloads]
+    return [ckan, downloads, dcat]

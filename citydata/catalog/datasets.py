@@ -31,7 +31,7 @@ from citydata.catalog.names import (
 )
 from citydata.catalog.organizations import get_organization, organization_dict
 from citydata.catalog.themes import FREQUENCIES, THEMES
-from citydata.errors import Conflict, NotFound
+from citydata.errors import Conflict, NotAuthenticated, NotFound
 from citydata.storage.models import (
     Dataset,
     DatasetBorough,
@@ -288,6 +288,8 @@ def _set_children(ds: Dataset, derived: dict) -> None:
 
 
 def create_dataset(ctx: Ctx, data: dict) -> dict:
+    if not ctx.actor.is_authenticated:  # as CKAN: anonymous callers learn nothing more
+        raise NotAuthenticated("Sign in (or send an API token) to change the catalog")
     if not isinstance(data, dict):
         raise Conflict("Expected a JSON object")
     errors = Errors()

@@ -340,3 +340,17 @@ def _facet(session: Session, key: str, matched: Any, limit: int) -> list[tuple[s
         stmt = select(value, n).where(table.dataset_id.in_(ids), value != "")
     stmt = stmt.group_by(value).order_by(n.desc(), value).limit(limit)
     return [(str(v), int(c)) for v, c in session.execute(stmt)]
+
+
+def tag_names(session: Session, actor: Any, *, query: str | None = None) -> list[str]:
+    """Tags used by public datasets (CKAN tag_list), optionally containing ``query``."""
+    stmt = (
+        select(DatasetTag.tag)
+        .distinct()
+        .join(Dataset, Dataset.id == DatasetTag.dataset_id)
+        .where(visible_datasets_clause(actor, include_private=False))
+        .order_by(DatasetTag.tag)
+    )
+    if query:
+        stmt = stmt.where(DatasetTag.tag.ilike(f"%{query}%"))
+    return list(session.scalars(stmt))
