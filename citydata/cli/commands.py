@@ -216,8 +216,10 @@ def search(ctx: click.Context, query: str, fq: str, rows: int) -> None:
 
 
 @main.command()
+@click.option("--staging-age", default=3600, type=int, show_default=True,
+              help="Only remove staging files older than this many seconds.")
 @click.pass_context
-def gc(ctx: click.Context) -> None:
+def gc(ctx: click.Context, staging_age: int) -> None:
     """Remove stale upload staging files and stored files no version refers to."""
     from sqlalchemy import select
 
@@ -226,5 +228,5 @@ def gc(ctx: click.Context) -> None:
     platform = _platform(ctx)
     with platform.db.session() as session:
         referenced = set(session.scalars(select(ResourceVersion.sha256)))
-    removed = platform.files.collect_garbage(referenced)
+    removed = platform.files.collect_garbage(referenced, tmp_older_than=staging_age)
     click.echo(f"Removed {removed['tmp']} staging files and {removed['blobs']} unreferenced files")

@@ -61,7 +61,7 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     title: Mapped[str] = mapped_column(String(300), default="")
     description: Mapped[str] = mapped_column(Text, default="")
-    #: borough, gla, transport, utility, emergency, health, private, other
+    #: one of citydata.catalog.organizations.ORG_KINDS
     kind: Mapped[str] = mapped_column(String(40), default="other")
     gss_code: Mapped[str | None] = mapped_column(String(9), nullable=True)
     url: Mapped[str] = mapped_column(String(500), default="")

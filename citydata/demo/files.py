@@ -1,0 +1,184 @@
+"""Real resource files for the demo, built from the reference data (no network).
+
+``ReferenceData`` reads each source once, lazily: a demo run that only needs boundaries
+never opens the postcode zip.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from citydata.demo.spec import GeneratedFile
+from citydata.geo.london import BOROUGHS
+from citydata.geo.reference import iter_lsoas, iter_postcodes, read_boroughs
+from citydata.settings import Settings
+
+
+class ReferenceData:
+    """The reference sources, read on first use and kept for the rest of the run."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def boroughs(self) -> dict[str, dict[str, Any]]:
+        return {b["gss_code"]: b for b in read_boroughs(self.settings)}
+
+    @cached_property
+    def lsoas(self) -> dict[str, list[dict[str, Any]]]:
+        """Borough GSS → its LSOAs, in code order."""
+        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for lsoa in iter_lsoas(self.settings):
+            grouped[lsoa["borough_gss"]].append(lsoa)
+        return {g: sorted(v, key=lambda x: x["code"]) for g, v in grouped.items()}
+
+    @cached_property
+    def wards(self) -> dict[str, dict[str, list[float]]]:
+        """Borough GSS → ward GSS → [postcode count, sum of lat, sum of lon]."""
+        stats: dict[str, dict[str, list[float]]] = defaultdict(dict)
+        for pc in iter_postcodes(self.settings, london_only=True):
+            ward = stats[pc["district_gss"]].setdefault(pc["ward_gss"], [0, 0.0, 0.0])
+            ward[0] += 1
+            ward[1] += pc["lat"]
+            ward[2] += pc["lon"]
+        return stats
+
+    @cached_property
+    def postcode_counts(self) -> Counter[str]:
+        return Counter(
+            {g: int(sum(w[0] for w in wards.values())) for g, wards in self.wards.items()}
+        )
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def _geojson(features: list[dict[str, Any]]) -> bytes:
+    return json.dumps(
+        {"type": "FeatureCollection", "features": features}, separators=(",", ":")
+    ).encode("utf-8")
+
+
+def _borough_feature(b: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "id": b["gss_code"],
+        "properties": {"gss_code": b["gss_code"], "name": b["name"]},
+        "geometry": b["geometry"],
+    }
+
+
+def _lsoa_feature(x: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "id": x["code"],
+        "properties": {"code": x["code"], "name": x["name"], "borough_gss": x["borough_gss"]},
+        "geometry": x["geometry"],
+    }
+
+
+def _borough(gss: str | None) -> str:
+    if gss is None:
+        raise ValueError("this generator makes a file for one borough; give its GSS code")
+    return gss
+
+
+LSOA_HEADER = ["lsoa_code", "lsoa_name", "borough_gss", "borough_name", "lat", "lon"]
+
+
+def _lsoa_row(x: dict[str, Any]) -> list[Any]:
+    return [x["code"], x["name"], x["borough_gss"], BOROUGHS[x["borough_gss"]], x["lat"], x["lon"]]
+
+
+def borough_boundary(ref: ReferenceData, gss: str | None) -> bytes:
+    gss = _borough(gss)
+    return _geojson([_borough_feature(ref.boroughs[gss])])
+
+
+def borough_lsoas_csv(ref: ReferenceData, gss: str | None) -> bytes:
+    gss = _borough(gss)
+    return _csv(LSOA_HEADER, [_lsoa_row(x) for x in ref.lsoas[gss]])
+
+
+def borough_lsoas_geojson(ref: ReferenceData, gss: str | None) -> bytes:
+    gss = _borough(gss)
+    return _geojson([_lsoa_feature(x) for x in ref.lsoas[gss]])
+
+
+def borough_postcodes_by_ward(ref: ReferenceData, gss: str | None) -> bytes:
+    gss = _borough(gss)
+    rows = [
+        [gss, ward, int(n), round(lat / n, 6), round(lon / n, 6)]
+        for ward, (n, lat, lon) in sorted(ref.wards.get(gss, {}).items())
+    ]
+    return _csv(["borough_gss", "ward_gss", "postcodes", "mean_lat", "mean_lon"], rows)
+
+
+def london_boroughs_geojson(ref: ReferenceData, gss: str | None) -> bytes:
+    return _geojson([_borough_feature(b) for b in ref.boroughs.values()])
+
+
+def london_boroughs_summary(ref: ReferenceData, gss: str | None) -> bytes:
+    header = ["gss_code", "name", "west", "south", "east", "north", "lsoas", "postcodes"]
+    rows = [
+        [
+            g,
+            b["name"],
+            *(round(b[k], 6) for k in ("west", "south", "east", "north")),
+            len(ref.lsoas.get(g, [])),
+            ref.postcode_counts.get(g, 0),
+        ]
+        for g, b in ref.boroughs.items()
+    ]
+    return _csv(header, rows)
+
+
+def lsoa_borough_lookup(ref: ReferenceData, gss: str | None) -> bytes:
+    rows = [_lsoa_row(x) for g in BOROUGHS for x in ref.lsoas.get(g, [])]
+    return _csv(LSOA_HEADER, rows)
+
+
+def london_lsoas_geojson(ref: ReferenceData, gss: str | None) -> bytes:
+    return _geojson([_lsoa_feature(x) for g in BOROUGHS for x in ref.lsoas.get(g, [])])
+
+
+def postcodes_per_borough(ref: ReferenceData, gss: str | None) -> bytes:
+    rows = [[g, name, ref.postcode_counts.get(g, 0)] for g, name in BOROUGHS.items()]
+    return _csv(["gss_code", "name", "postcodes"], rows)
+
+
+GENERATORS: dict[str, Callable[[ReferenceData, str | None], bytes]] = {
+    "borough_boundary": borough_boundary,
+    "borough_lsoas_csv": borough_lsoas_csv,
+    "borough_lsoas_geojson": borough_lsoas_geojson,
+    "borough_postcodes_by_ward": borough_postcodes_by_ward,
+    "london_boroughs_geojson": london_boroughs_geojson,
+    "london_boroughs_summary": london_boroughs_summary,
+    "lsoa_borough_lookup": lsoa_borough_lookup,
+    "london_lsoas_geojson": london_lsoas_geojson,
+    "postcodes_per_borough": postcodes_per_borough,
+}
+
+
+def render(ref: ReferenceData, item: GeneratedFile) -> bytes:
+    """The content of one generated file."""
+    return GENERATORS[item.generator](ref, item.gss_code)
+
+
+def write(ref: ReferenceData, item: GeneratedFile, directory: Path) -> Path:
+    """Write one generated file into ``directory`` and return its path."""
+    path = directory / item.filename
+    path.write_bytes(render(ref, item))
+    return path

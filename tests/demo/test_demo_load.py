@@ -1,0 +1,66 @@
+"""load_demo through the real catalog service, on SQLite and PostgreSQL."""
+
+import hashlib
+import time
+
+from sqlalchemy import func, select
+
+from citydata.catalog.users import authenticate
+from citydata.demo import load_demo
+from citydata.storage.migrate import upgrade
+from citydata.storage.models import (
+    Dataset,
+    Membership,
+    Organization,
+    Resource,
+    ResourceVersion,
+    User,
+)
+
+
+def _count(session, model):
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def test_load_demo_twice(platform, monkeypatch):
+    monkeypatch.setenv("CITYDATA_DEMO_PASSWORD", "demo-pass-123")
+    upgrade(platform.db)
+    first = load_demo(platform)
+    assert first["datasets"] >= 300
+    assert first["organizations"] >= 40
+    assert first["users"] == 2
+    with platform.db.session() as s:
+        assert _count(s, Dataset) == first["datasets"]
+        assert _count(s, Organization) == first["organizations"]
+        assert _count(s, Resource) == first["resources"]
+        # Generated files went through the file store: versioned and hashed.
+        boundary = s.scalar(select(Dataset).where(Dataset.name == "camden-boundary"))
+        (resource,) = boundary.resources
+        (version,) = resource.versions
+        assert version.format == "GeoJSON"
+        with platform.files.open(version.sha256) as fh:
+            content = fh.read()
+        assert hashlib.sha256(content).hexdigest() == version.sha256
+        assert b'"E09000007"' in content
+        assert _count(s, ResourceVersion) > 33 * 4
+
+        admin = authenticate(s, "admin", "demo-pass-123")
+        assert admin is not None and admin.sysadmin
+        editor = s.scalar(select(User).where(User.name == "camden-editor"))
+        camden = s.scalar(select(Organization).where(Organization.name == "camden-council"))
+        assert s.get(Membership, (camden.id, editor.id)).role == "editor"
+
+    started = time.perf_counter()
+    second = load_demo(platform)
+    elapsed = time.perf_counter() - started
+    assert {k: second[k] for k in ("organizations", "users", "datasets", "resources")} == {
+        "organizations": 0,
+        "users": 0,
+        "datasets": 0,
+        "resources": 0,
+    }
+    forced = load_demo(platform, force=True)
+    assert forced["datasets"] == 0
+    with platform.db.session() as s:
+        assert _count(s, Dataset) == first["datasets"]
+    print(f"second run {elapsed:.2f}s")  # shown with -s; timings are not asserted
