@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     )
 
     @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def security_headers(request: Request, call_next):
         response: Response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
@@ -70,8 +70,10 @@ def _family(request: Request) -> str:
     path = request.url.path
     if path.startswith(("/api/3/", "/api/action/")):
         return "ckan"
-    if path.startswith("/api/") or path.startswith("/catalog.") or path.endswith(
-        (".ttl", ".jsonld", ".rdf")
+    if (
+        path.startswith("/api/")
+        or path.startswith("/catalog.")
+        or path.endswith((".ttl", ".jsonld", ".rdf"))
     ):
         return "json"
     return "html"
@@ -81,8 +83,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     from citydata.api.ckan import ckan_error_response
     from citydata.web.errors import html_error_response
 
-    def render(request: Request, status: int, code: str, message: str,
-               fields: dict | None = None) -> Response:
+    def render(
+        request: Request, status: int, code: str, message: str, fields: dict | None = None
+    ) -> Response:
         family = _family(request)
         if family == "ckan":
             return ckan_error_response(status, code, message, fields or {})
@@ -116,5 +119,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return render(request, 500, "internal_error",
-                      "Something went wrong on our side; the error has been logged")
+        return render(
+            request,
+            500,
+            "internal_error",
+            "Something went wrong on our side; the error has been logged",
+        )

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="empty-body"
 """The whole extension surface of citydata, in one file.
 
 A data service (planning, street works, air quality, ...) is a module or package exposing

@@ -20,7 +20,7 @@ class Platform:
         self.files = FileStore(self.settings.files_dir)
 
     @cached_property
-    def plugins(self):  # type: ignore[no-untyped-def]
+    def plugins(self):
         from citydata.plugins import get_plugin_manager
 
         return get_plugin_manager()

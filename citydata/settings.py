@@ -13,7 +13,14 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Secrets that must never be used outside development.
-PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret-change-me", "please-change"}
+PLACEHOLDER_SECRETS = {
+    "",
+    "changeme",
+    "change-me",
+    "secret",
+    "dev-secret-change-me",
+    "please-change",
+}
 DEV_SECRET = "dev-secret-change-me"
 
 

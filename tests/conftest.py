@@ -36,7 +36,9 @@ BACKENDS = ["sqlite", "postgresql"]
 
 def pytest_configure(config: pytest.Config) -> None:
     if IN_CI and not PG_URL:
-        raise pytest.UsageError("CI must set CITYDATA_TEST_DATABASE_URL: PostgreSQL tests are required")
+        raise pytest.UsageError(
+            "CI must set CITYDATA_TEST_DATABASE_URL: PostgreSQL tests are required"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -165,8 +167,13 @@ def live_server(platform: Platform) -> Iterator[str]:
 
     port = free_port()
     platform.settings.site_url = f"http://127.0.0.1:{port}"
-    config = uvicorn.Config(create_app(platform=platform), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        create_app(platform=platform),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -187,15 +194,26 @@ def seeded(make_ctx):  # type: ignore[no-untyped-def]
 
     out = {}
     with make_ctx() as ctx:
-        admin = users.create_user(ctx.session, "admin", "admin@example.org", "admin-pass-1",
-                                  sysadmin=True)
+        admin = users.create_user(
+            ctx.session, "admin", "admin@example.org", "admin-pass-1", sysadmin=True
+        )
         editor = users.create_user(ctx.session, "editor", "editor@example.org", "editor-pass-1")
         outsider = users.create_user(ctx.session, "outsider", "out@example.org", "outsider-pass-1")
-        organizations.create_organization(ctx.session, ctx.actor, {
-            "name": "camden", "title": "London Borough of Camden", "kind": "borough",
-            "gss_code": "E09000007"})
-        organizations.create_organization(ctx.session, ctx.actor, {
-            "name": "tfl", "title": "Transport for London", "kind": "transport"})
+        organizations.create_organization(
+            ctx.session,
+            ctx.actor,
+            {
+                "name": "camden",
+                "title": "London Borough of Camden",
+                "kind": "borough",
+                "gss_code": "E09000007",
+            },
+        )
+        organizations.create_organization(
+            ctx.session,
+            ctx.actor,
+            {"name": "tfl", "title": "Transport for London", "kind": "transport"},
+        )
         organizations.add_member(ctx.session, ctx.actor, "camden", "editor", "editor")
         out["admin_token"] = users.create_token(ctx.session, ctx.actor, admin.name)
         out["editor_token"] = users.create_token(ctx.session, ctx.actor, editor.name)

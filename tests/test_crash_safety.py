@@ -21,7 +21,9 @@ pytestmark = pytest.mark.slow
 def start_server(env: dict, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "citydata.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -35,36 +37,63 @@ def start_server(env: dict, port: int) -> subprocess.Popen:
 
 
 def cli(env: dict, *args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "citydata.cli", *args], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "citydata.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.strip()
 
 
 def test_kill_mid_upload_leaves_no_resource_and_gc_cleans(settings, tmp_path):
-    env = {**os.environ, "CITYDATA_HOME": str(settings.home),
-           "CITYDATA_DATABASE_URL": settings.database_url, "CITYDATA_POSTCODES": "none"}
+    env = {
+        **os.environ,
+        "CITYDATA_HOME": str(settings.home),
+        "CITYDATA_DATABASE_URL": settings.database_url,
+        "CITYDATA_POSTCODES": "none",
+    }
     cli(env, "init")
-    cli(env, "user", "create", "ed", "--email", "ed@example.org", "--password", "ed-pass-123",
-        "--sysadmin")
+    cli(
+        env,
+        "user",
+        "create",
+        "ed",
+        "--email",
+        "ed@example.org",
+        "--password",
+        "ed-pass-123",
+        "--sysadmin",
+    )
     token = cli(env, "token", "create", "ed")
     cli(env, "org", "create", "camden")
     port = free_port()
     proc = start_server(env, port)
     base = f"http://127.0.0.1:{port}/api/3/action"
     try:
-        r = httpx.post(f"{base}/package_create", headers={"Authorization": token},
-                       json={"name": "big-upload", "owner_org": "camden"})
+        r = httpx.post(
+            f"{base}/package_create",
+            headers={"Authorization": token},
+            json={"name": "big-upload", "owner_org": "camden"},
+        )
         assert r.status_code == 200
         # Start a 20 MB multipart upload by hand, send 2 MB of it, then kill the server.
         boundary = "citydataboundary"
-        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"package_id\"\r\n\r\n"
-                f"big-upload\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"upload\"; "
-                f"filename=\"big.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode()
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="package_id"\r\n\r\n'
+            f'big-upload\r\n--{boundary}\r\nContent-Disposition: form-data; name="upload"; '
+            f'filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n'
+        ).encode()
         sock = socket.create_connection(("127.0.0.1", port))
         sock.sendall(
-            (f"POST /api/3/action/resource_create HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-             f"Authorization: {token}\r\nContent-Type: multipart/form-data; boundary={boundary}"
-             f"\r\nContent-Length: {len(head) + 20_000_000}\r\n\r\n").encode() + head)
+            (
+                f"POST /api/3/action/resource_create HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: {token}\r\nContent-Type: multipart/form-data; boundary={boundary}"
+                f"\r\nContent-Length: {len(head) + 20_000_000}\r\n\r\n"
+            ).encode()
+            + head
+        )
         for _ in range(32):
             sock.sendall(b"x" * 65536)
         staging = Path(settings.home) / "files" / "tmp"

@@ -12,8 +12,9 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
 
 
 def hooks():
-    return [n for n, f in inspect.getmembers(hookspecs, inspect.isfunction)
-            if n.startswith("citydata_")]
+    return [
+        n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("citydata_")
+    ]
 
 
 def test_every_hook_has_a_docstring():

@@ -27,9 +27,31 @@ router = APIRouter(prefix="/api", tags=["CKAN Action API"])
 HELP = "{base}/api/3/action/help_show?name={name}"
 ROWS_MAX = 1000
 SEARCH_PARAMS = {
-    "q", "fq", "fq_list", "rows", "start", "sort", "facet", "facet.mincount", "facet.limit",
-    "facet.field", "include_private", "include_drafts", "include_deleted", "use_default_schema",
-    "fl", "defType", "qf", "wt", "mm", "tie", "bf", "boost", "df", "callback", "_",
+    "q",
+    "fq",
+    "fq_list",
+    "rows",
+    "start",
+    "sort",
+    "facet",
+    "facet.mincount",
+    "facet.limit",
+    "facet.field",
+    "include_private",
+    "include_drafts",
+    "include_deleted",
+    "use_default_schema",
+    "fl",
+    "defType",
+    "qf",
+    "wt",
+    "mm",
+    "tie",
+    "bf",
+    "boost",
+    "df",
+    "callback",
+    "_",
 }
 ERROR_TYPES = {
     403: "Authorization Error",
@@ -52,8 +74,10 @@ def action(name: str) -> Callable[[Action], Action]:
 
 def ckan_error_response(status: int, code: str, message: str, fields: dict) -> JSONResponse:
     if code == "query_error":
-        error: dict[str, Any] = {"__type": "Search Query Error",
-                                 "message": f"Search Query is invalid: {message}"}
+        error: dict[str, Any] = {
+            "__type": "Search Query Error",
+            "message": f"Search Query is invalid: {message}",
+        }
     elif status in (409, 413) or code in ("validation_error", "conflict"):
         status = 409 if status == 400 else status
         error = {"__type": "Validation Error", "message": message, **fields}
@@ -65,8 +89,15 @@ def ckan_error_response(status: int, code: str, message: str, fields: dict) -> J
 
 
 # -- parameter helpers -------------------------------------------------------------------------
-def _int(data: dict, key: str, default: int, *, minimum: int = 0, maximum: int | None = None,
-         query: bool = False) -> int:
+def _int(
+    data: dict,
+    key: str,
+    default: int,
+    *,
+    minimum: int = 0,
+    maximum: int | None = None,
+    query: bool = False,
+) -> int:
     raw = data.get(key, default)
     if raw in (None, ""):
         return default
@@ -129,7 +160,7 @@ def package_search(ctx: Ctx, data: dict, files: dict) -> dict:
         except (ValueError, TypeError):
             raise QueryError('facet.field must be a JSON list, e.g. ["tags"]') from None
         if not isinstance(facet_fields, list) or not all(isinstance(f, str) for f in facet_fields):
-            raise QueryError('facet.field must be a JSON list of field names')
+            raise QueryError("facet.field must be a JSON list of field names")
     if not _bool(data, "facet", True):
         facet_fields = []
     fq = data.get("fq") or ""
@@ -263,9 +294,11 @@ def organization_show(ctx: Ctx, data: dict, files: dict) -> dict:
             ctx.session, ctx.actor, fq=f'owner_org:"{org.id}"', rows=1000, include_private=True
         )
         out["packages"] = package_search_result(ctx, found, None)["results"]
-    out["users"] = [
-        {"name": n, "capacity": r} for n, r in organizations.members(ctx.session, org)
-    ] if ctx.actor.sysadmin or ctx.actor.role_in(org.id) else []
+    out["users"] = (
+        [{"name": n, "capacity": r} for n, r in organizations.members(ctx.session, org)]
+        if ctx.actor.sysadmin or ctx.actor.role_in(org.id)
+        else []
+    )
     return out
 
 
@@ -362,8 +395,11 @@ async def call_action(name: str, request: Request) -> JSONResponse:
     fn = ACTIONS.get(name)
     if fn is None:
         return JSONResponse(
-            {"help": "", "success": False,
-             "error": {"__type": "Bad request", "message": f"Action name not known: {name}"}},
+            {
+                "help": "",
+                "success": False,
+                "error": {"__type": "Bad request", "message": f"Action name not known: {name}"},
+            },
             status_code=400,
         )
     platform = get_platform(request)
@@ -375,8 +411,9 @@ async def call_action(name: str, request: Request) -> JSONResponse:
         if form:  # staged files not committed by the action are removed
             form.discard(platform.files)
     base = str(request.base_url).rstrip("/")
-    return JSONResponse({"help": HELP.format(base=base, name=name), "success": True,
-                         "result": result})
+    return JSONResponse(
+        {"help": HELP.format(base=base, name=name), "success": True, "result": result}
+    )
 
 
 async def _run(request: Request, fn: Action, params: dict, files: dict, name: str) -> Any:

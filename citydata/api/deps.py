@@ -18,7 +18,7 @@ from citydata.storage.models import User
 
 
 def get_platform(request: Request) -> Platform:
-    return request.app.state.platform  # type: ignore[no-any-return]
+    return request.app.state.platform
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
@@ -57,8 +57,10 @@ def resolve_actor(request: Request, session: Session) -> Actor:
 def request_ctx(request: Request, *, anonymous_on_bad_token: bool = False) -> Iterator[Ctx]:
     """A catalog context for one request, in one transaction committed before responding."""
     platform = get_platform(request)
-    site_url = platform.settings.site_url if platform.settings.env == "production" else str(
-        request.base_url
+    site_url = (
+        platform.settings.site_url
+        if platform.settings.env == "production"
+        else str(request.base_url)
     )
     with platform.db.session() as session:
         try:

@@ -23,7 +23,7 @@ async def download(
 ) -> StreamingResponse:
     """Download a resource's file; ``?version=N`` returns an earlier upload unchanged."""
 
-    def lookup():  # type: ignore[no-untyped-def]
+    def lookup():
         with request_ctx(request) as ctx:
             ds, r, v = version_for_download(ctx, resource_id, version)
             return ds.name, v, ctx.files

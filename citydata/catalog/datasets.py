@@ -85,11 +85,14 @@ def dataset_dict(ctx: Ctx, ds: Dataset) -> dict[str, Any]:
     from citydata.catalog.resources import resource_dict
 
     lic = get_license(ds.license_id) or {}
-    bbox = (
-        [ds.bbox_west, ds.bbox_south, ds.bbox_east, ds.bbox_north]
-        if ds.bbox_west is not None
-        else None
-    )
+    bbox: list[float] | None = None
+    if (
+        ds.bbox_west is not None
+        and ds.bbox_south is not None
+        and ds.bbox_east is not None
+        and ds.bbox_north is not None
+    ):
+        bbox = [ds.bbox_west, ds.bbox_south, ds.bbox_east, ds.bbox_north]
     return {
         "id": ds.id,
         "name": ds.name,
@@ -147,7 +150,7 @@ def _tags_from(data: dict, errors: Errors) -> list[str] | None:
     if "tags" in data:
         raw = data["tags"] or []
         if not isinstance(raw, list):
-            errors.add("tags", "Must be a list of {\"name\": ...} objects")
+            errors.add("tags", 'Must be a list of {"name": ...} objects')
             return []
         names = []
         for item in raw:
@@ -179,7 +182,9 @@ def _bbox_from(data: dict, errors: Errors) -> tuple[bool, list[float] | None]:
             return True, None
         w, s, e, n = vals
         if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
-            errors.add("bbox", "Must satisfy -180 <= west <= east <= 180, -90 <= south <= north <= 90")
+            errors.add(
+                "bbox", "Must satisfy -180 <= west <= east <= 180, -90 <= south <= north <= 90"
+            )
             return True, None
         return True, vals
     if "spatial" in data:
@@ -300,7 +305,9 @@ def create_dataset(ctx: Ctx, data: dict) -> dict:
     errors.raise_if_any("Cannot create the dataset")
     require_editor(ctx.actor, ds.owner_org)
     if ctx.session.scalar(select(Dataset.id).where(Dataset.name == ds.name)):
-        raise Conflict("That URL is already in use.", fields={"name": ["That URL is already in use."]})
+        raise Conflict(
+            "That URL is already in use.", fields={"name": ["That URL is already in use."]}
+        )
     ds.creator_user_id = ctx.actor.user_id
     ds.created = ds.modified = utcnow()
     _set_children(ds, derived)
@@ -324,10 +331,27 @@ def update_dataset(ctx: Ctx, name_or_id: object, data: dict, *, partial: bool = 
         raise Conflict("Expected a JSON object")
     if not partial:
         # CKAN's update replaces the whole package: start from the defaults for what is absent.
-        defaults = {f: "" for f in (*TEXT_FIELDS, *EMAIL_FIELDS, "url", "frequency",
-                                    "temporal_start", "temporal_end")}
-        defaults.update({"tags": [], "themes": [], "boroughs": [], "extras": [], "bbox": None,
-                         "license_id": DEFAULT_LICENSE})
+        defaults: dict[str, Any] = {
+            f: ""
+            for f in (
+                *TEXT_FIELDS,
+                *EMAIL_FIELDS,
+                "url",
+                "frequency",
+                "temporal_start",
+                "temporal_end",
+            )
+        }
+        defaults.update(
+            {
+                "tags": [],
+                "themes": [],
+                "boroughs": [],
+                "extras": [],
+                "bbox": None,
+                "license_id": DEFAULT_LICENSE,
+            }
+        )
         data = {**defaults, **data}
         data.setdefault("owner_org", ds.owner_org)
         data.setdefault("name", ds.name)
@@ -340,7 +364,9 @@ def update_dataset(ctx: Ctx, name_or_id: object, data: dict, *, partial: bool = 
     if ds.name != old_name and ctx.session.scalar(
         select(Dataset.id).where(Dataset.name == ds.name, Dataset.id != ds.id)
     ):
-        raise Conflict("That URL is already in use.", fields={"name": ["That URL is already in use."]})
+        raise Conflict(
+            "That URL is already in use.", fields={"name": ["That URL is already in use."]}
+        )
     if not ds.title:
         ds.title = ds.name
     _set_children(ds, derived)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -47,7 +49,7 @@ def get_organization(session: Session, name_or_id: str) -> Organization:
 def organization_dict(
     session: Session, org: Organization, actor: Actor, *, counts: bool = True
 ) -> dict:
-    out = {
+    out: dict[str, Any] = {
         "id": org.id,
         "name": org.name,
         "title": org.title or org.name,
@@ -89,8 +91,13 @@ def create_organization(session: Session, actor: Actor, data: dict) -> dict:
     if session.scalar(select(Organization.id).where(Organization.name == name)):
         raise Conflict("Group name already exists in database", fields={"name": ["Taken"]})
     org = Organization(
-        name=name, title=title or name, description=description, kind=kind, url=url,
-        email=email, gss_code=gss,
+        name=name,
+        title=title or name,
+        description=description,
+        kind=kind,
+        url=url,
+        email=email,
+        gss_code=gss,
     )
     session.add(org)
     session.flush()
@@ -116,8 +123,9 @@ def update_organization(session: Session, actor: Actor, name_or_id: str, data: d
     return organization_dict(session, org, actor)
 
 
-def list_organizations(session: Session, actor: Actor, *, all_fields: bool = False,
-                       limit: int = 1000, offset: int = 0) -> list:
+def list_organizations(
+    session: Session, actor: Actor, *, all_fields: bool = False, limit: int = 1000, offset: int = 0
+) -> list:
     orgs = session.scalars(
         select(Organization)
         .where(Organization.state == "active")
@@ -146,7 +154,9 @@ def add_member(session: Session, actor: Actor, org_name: str, user_name: str, ro
     org = get_organization(session, org_name)
     require_org_admin(actor, org.id)
     if role not in ROLE_RANK:
-        raise ValidationError(f"Unknown role {role!r}", fields={"role": ["Must be member, editor or admin"]})
+        raise ValidationError(
+            f"Unknown role {role!r}", fields={"role": ["Must be member, editor or admin"]}
+        )
     user = session.scalar(select(User).where((User.name == user_name) | (User.id == user_name)))
     if user is None:
         raise NotFound(f'User "{user_name}" not found')

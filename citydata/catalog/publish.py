@@ -43,16 +43,14 @@ def publish_file(
     else:
         ds = datasets.show_dataset(ctx, name)
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks():
         with open(path, "rb") as fh:
             while chunk := fh.read(1024 * 1024):
                 if progress:
                     progress(len(chunk))
                 yield chunk
 
-    staged = ctx.files.stage(
-        chunks(), max_bytes=ctx.settings.max_upload_bytes, filename=path.name
-    )
+    staged = ctx.files.stage(chunks(), max_bytes=ctx.settings.max_upload_bytes, filename=path.name)
     try:
         rname = resource_name or path.name
         match = next((r for r in ds["resources"] if r["name"] == rname), None)

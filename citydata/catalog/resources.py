@@ -19,18 +19,42 @@ from citydata.storage.files import StagedFile
 from citydata.storage.models import Dataset, Resource, ResourceVersion, utcnow
 
 FORMATS_BY_EXT = {
-    "csv": "CSV", "tsv": "TSV", "txt": "TXT", "json": "JSON", "geojson": "GeoJSON",
-    "ndjson": "NDJSON", "jsonl": "NDJSON", "xlsx": "XLSX", "xls": "XLS", "parquet": "Parquet",
-    "zip": "ZIP", "pdf": "PDF", "xml": "XML", "gpkg": "GeoPackage", "kml": "KML",
-    "shp": "SHP", "html": "HTML", "ttl": "RDF", "rdf": "RDF", "ods": "ODS", "docx": "DOCX",
+    "csv": "CSV",
+    "tsv": "TSV",
+    "txt": "TXT",
+    "json": "JSON",
+    "geojson": "GeoJSON",
+    "ndjson": "NDJSON",
+    "jsonl": "NDJSON",
+    "xlsx": "XLSX",
+    "xls": "XLS",
+    "parquet": "Parquet",
+    "zip": "ZIP",
+    "pdf": "PDF",
+    "xml": "XML",
+    "gpkg": "GeoPackage",
+    "kml": "KML",
+    "shp": "SHP",
+    "html": "HTML",
+    "ttl": "RDF",
+    "rdf": "RDF",
+    "ods": "ODS",
+    "docx": "DOCX",
 }
 MIMETYPES = {
-    "CSV": "text/csv", "TSV": "text/tab-separated-values", "JSON": "application/json",
-    "GeoJSON": "application/geo+json", "NDJSON": "application/x-ndjson",
+    "CSV": "text/csv",
+    "TSV": "text/tab-separated-values",
+    "JSON": "application/json",
+    "GeoJSON": "application/geo+json",
+    "NDJSON": "application/x-ndjson",
     "XLSX": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "Parquet": "application/vnd.apache.parquet", "ZIP": "application/zip",
-    "PDF": "application/pdf", "GeoPackage": "application/geopackage+sqlite3",
-    "TXT": "text/plain", "XML": "application/xml", "HTML": "text/html",
+    "Parquet": "application/vnd.apache.parquet",
+    "ZIP": "application/zip",
+    "PDF": "application/pdf",
+    "GeoPackage": "application/geopackage+sqlite3",
+    "TXT": "text/plain",
+    "XML": "application/xml",
+    "HTML": "text/html",
 }
 SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -68,8 +92,7 @@ def current(r: Resource) -> ResourceVersion | None:
 
 def download_url(ctx: Ctx, ds: Dataset, r: Resource, v: ResourceVersion) -> str:
     return (
-        f"{ctx.site_url}/dataset/{ds.name}/resource/{r.id}/download/"
-        f"{quote(v.filename or 'data')}"
+        f"{ctx.site_url}/dataset/{ds.name}/resource/{r.id}/download/{quote(v.filename or 'data')}"
     )
 
 
@@ -249,8 +272,15 @@ def create_linked_resources(ctx: Ctx, ds: Dataset, items: list) -> None:
         if not isinstance(item, dict):
             errors.add("resources", f"Item {i} must be an object")
             continue
-        r = Resource(dataset_id=ds.id, position=len(ds.resources), name="", description="",
-                     format="", mimetype="", url="")
+        r = Resource(
+            dataset_id=ds.id,
+            position=len(ds.resources),
+            name="",
+            description="",
+            format="",
+            mimetype="",
+            url="",
+        )
         _apply(r, item, errors)
         r.url = check_url(errors, "resources", item.get("url"))
         if not r.url:
@@ -288,5 +318,11 @@ def sync_resources(ctx: Ctx, ds: Dataset, items: list) -> None:
         create_linked_resources(ctx, ds, new_items)
 
 
-__all__ = ["create_resource", "update_resource", "delete_resource", "show_resource",
-           "version_for_download", "resource_dict"]
+__all__ = [
+    "create_resource",
+    "update_resource",
+    "delete_resource",
+    "show_resource",
+    "version_for_download",
+    "resource_dict",
+]

@@ -38,8 +38,14 @@ FACETS = {
     "borough": "Boroughs",
     "access_level": "Access",
 }
-ALIASES = {"groups": "theme", "themes": "theme", "boroughs": "borough", "license": "license_id",
-           "format": "res_format", "publisher": "organization"}
+ALIASES = {
+    "groups": "theme",
+    "themes": "theme",
+    "boroughs": "borough",
+    "license": "license_id",
+    "format": "res_format",
+    "publisher": "organization",
+}
 SORTS = {
     "score": None,
     "metadata_modified": Dataset.modified,
@@ -63,7 +69,9 @@ def index_dataset(session: Session, ds: Dataset) -> None:
         "title": ds.title,
         "notes": ds.notes,
         "tags": " ".join(t.tag for t in ds.tags),
-        "organization": f"{ds.organization.title} {ds.organization.name}" if ds.organization else "",
+        "organization": f"{ds.organization.title} {ds.organization.name}"
+        if ds.organization
+        else "",
     }
     session.add(DatasetSearch(**doc))
     session.flush()
@@ -112,7 +120,7 @@ class Query:
 
 
 FQ_TERM = re.compile(
-    r'(?P<neg>[-+!]?)(?P<field>[A-Za-z_.]+):'
+    r"(?P<neg>[-+!]?)(?P<field>[A-Za-z_.]+):"
     r'(?:"(?P<quoted>[^"]*)"|\((?P<group>[^)]*)\)|\[(?P<range>[^\]]*)\]|(?P<bare>[^\s"()]+))'
 )
 
@@ -134,16 +142,35 @@ def parse_filters(fq: str) -> tuple[list[Filter], str]:
             vals = [v.strip().strip('"') for v in re.split(r"\s+OR\s+", m["group"]) if v.strip()]
             filters.append(Filter(name, vals, neg))
         else:
-            filters.append(Filter(name, [m["quoted"] if m["quoted"] is not None else m["bare"]], neg))
+            filters.append(
+                Filter(name, [m["quoted"] if m["quoted"] is not None else m["bare"]], neg)
+            )
         return " "
 
     rest = FQ_TERM.sub(take, fq or "")
     return filters, rest.strip()
 
 
-FILTERABLE = {"organization", "owner_org", "tags", "res_format", "license_id", "theme",
-              "borough", "access_level", "name", "id", "private", "metadata_modified",
-              "metadata_created", "capacity", "state", "dataset_type", "type", "site_id"}
+FILTERABLE = {
+    "organization",
+    "owner_org",
+    "tags",
+    "res_format",
+    "license_id",
+    "theme",
+    "borough",
+    "access_level",
+    "name",
+    "id",
+    "private",
+    "metadata_modified",
+    "metadata_created",
+    "capacity",
+    "state",
+    "dataset_type",
+    "type",
+    "site_id",
+}
 
 
 def _filter_clause(f: Filter) -> Any:
@@ -168,7 +195,9 @@ def _filter_clause(f: Filter) -> Any:
         )
     elif f.field == "res_format":
         cond = Dataset.id.in_(
-            select(Resource.dataset_id).where(func.lower(Resource.format).in_([x.lower() for x in v]))
+            select(Resource.dataset_id).where(
+                func.lower(Resource.format).in_([x.lower() for x in v])
+            )
         )
     elif f.field == "license_id":
         cond = Dataset.license_id.in_(v)
@@ -180,7 +209,11 @@ def _filter_clause(f: Filter) -> Any:
         cond = Dataset.id.in_(v)
     elif f.field == "private":
         want = [x.lower() == "true" for x in v]
-        cond = (Dataset.access_level == "private") if any(want) else (Dataset.access_level != "private")
+        cond = (
+            (Dataset.access_level == "private")
+            if any(want)
+            else (Dataset.access_level != "private")
+        )
     elif f.field in ("metadata_modified", "metadata_created"):
         col = Dataset.modified if f.field == "metadata_modified" else Dataset.created
         if f.range is None:
@@ -226,7 +259,7 @@ def _fts_match(session: Session, q: str) -> tuple[Any, Any] | None:
         # bm25 is lower-is-better; negate so "score desc" means best first on both backends.
         return sub, -sub.c.rank
     tsq = func.websearch_to_tsquery("english", q)
-    tsv = literal_column("dataset_search.tsv")
+    tsv: Any = literal_column("dataset_search.tsv")
     sub = (
         select(
             DatasetSearch.dataset_id.label("dataset_id"),
@@ -239,8 +272,9 @@ def _fts_match(session: Session, q: str) -> tuple[Any, Any] | None:
 
 
 def _sort_clauses(sort: str | None, has_text: bool, score: Any) -> list:
-    sort = (sort or "").strip() or ("score desc, metadata_modified desc" if has_text
-                                    else "metadata_modified desc")
+    sort = (sort or "").strip() or (
+        "score desc, metadata_modified desc" if has_text else "metadata_modified desc"
+    )
     out: list = []
     for part in sort.split(","):
         bits = part.split()
@@ -295,7 +329,7 @@ def search_datasets(
         base = base.join(sub, sub.c.dataset_id == Dataset.id)
     count = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     page = (
-        base.add_columns(*( [score.label("score")] if score is not None else []))
+        base.add_columns(*([score.label("score")] if score is not None else []))
         .order_by(*_sort_clauses(sort, match is not None, score))
         .offset(start)
         .limit(rows)
@@ -330,14 +364,14 @@ def _facet(session: Session, key: str, matched: Any, limit: int) -> list[tuple[s
         n = func.count()
         stmt = select(value, n).where(Dataset.id.in_(ids))
     else:
-        table, value = {
-            "tags": (DatasetTag, DatasetTag.tag),
-            "theme": (DatasetTheme, DatasetTheme.theme),
-            "borough": (DatasetBorough, DatasetBorough.gss_code),
-            "res_format": (Resource, Resource.format),
+        owner, value = {
+            "tags": (DatasetTag.dataset_id, DatasetTag.tag),
+            "theme": (DatasetTheme.dataset_id, DatasetTheme.theme),
+            "borough": (DatasetBorough.dataset_id, DatasetBorough.gss_code),
+            "res_format": (Resource.dataset_id, Resource.format),
         }[key]
-        n = func.count(func.distinct(table.dataset_id))
-        stmt = select(value, n).where(table.dataset_id.in_(ids), value != "")
+        n = func.count(func.distinct(owner))
+        stmt = select(value, n).where(owner.in_(ids), value != "")
     stmt = stmt.group_by(value).order_by(n.desc(), value).limit(limit)
     return [(str(v), int(c)) for v, c in session.execute(stmt)]
 

@@ -65,9 +65,7 @@ def create_user(
 
 
 def get_user(session: Session, name_or_id: str) -> User:
-    user = session.scalar(
-        select(User).where((User.name == name_or_id) | (User.id == name_or_id))
-    )
+    user = session.scalar(select(User).where((User.name == name_or_id) | (User.id == name_or_id)))
     if user is None or user.state != "active":
         raise NotFound(f'User "{name_or_id}" not found')
     return user
@@ -94,7 +92,12 @@ def _token_hash(token: str) -> str:
 
 
 def create_token(
-    session: Session, actor: Actor, user_name: str, *, name: str = "", expires_days: int | None = None
+    session: Session,
+    actor: Actor,
+    user_name: str,
+    *,
+    name: str = "",
+    expires_days: int | None = None,
 ) -> str:
     """Create an API token and return it; only its hash is stored, so it is shown once."""
     user = get_user(session, user_name)

@@ -13,7 +13,7 @@ from citydata.errors import CitydataError
 class CitydataGroup(click.Group):
     """Turns domain errors into a clear message and exit code 1, never a traceback."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+    def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except CitydataError as exc:
@@ -24,7 +24,7 @@ class CitydataGroup(click.Group):
             sys.exit(1)
 
 
-def _platform(ctx: click.Context):  # type: ignore[no-untyped-def]
+def _platform(ctx: click.Context):
     if ctx.obj is None:
         from pydantic import ValidationError as SettingsError
 

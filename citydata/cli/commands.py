@@ -11,7 +11,7 @@ from citydata.cli import _platform, main
 
 
 @contextmanager
-def _ctx(click_ctx: click.Context):  # type: ignore[no-untyped-def]
+def _ctx(click_ctx: click.Context):
     from citydata.access.actors import Actor
     from citydata.catalog.context import Ctx
 
@@ -69,8 +69,9 @@ def demo(ctx: click.Context) -> None:
 @click.option("--reload", is_flag=True, help="Restart on code changes (development).")
 @click.option("--workers", default=1, type=int, help="Worker processes.")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, reload: bool,
-          workers: int) -> None:
+def serve(
+    ctx: click.Context, host: str | None, port: int | None, reload: bool, workers: int
+) -> None:
     """Serve the web site and APIs with uvicorn."""
     import os
 
@@ -81,8 +82,15 @@ def serve(ctx: click.Context, host: str | None, port: int | None, reload: bool,
     port = port or settings.port
     os.environ.setdefault("CITYDATA_SITE_URL", f"http://{host}:{port}")
     click.echo(f"Serving {settings.site_title} at http://{host}:{port}/")
-    uvicorn.run("citydata.asgi:app", factory=True, host=host, port=port, reload=reload,
-                workers=None if reload else workers, log_level="info")
+    uvicorn.run(
+        "citydata.asgi:app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        workers=None if reload else workers,
+        log_level="info",
+    )
 
 
 @main.group()
@@ -97,8 +105,9 @@ def user() -> None:
 @click.option("--fullname", default="")
 @click.option("--sysadmin", is_flag=True, help="Give the user full rights over the site.")
 @click.pass_context
-def user_create(ctx: click.Context, name: str, email: str, password: str, fullname: str,
-                sysadmin: bool) -> None:
+def user_create(
+    ctx: click.Context, name: str, email: str, password: str, fullname: str, sysadmin: bool
+) -> None:
     """Create a user account."""
     from citydata.catalog.users import create_user
 
@@ -138,15 +147,18 @@ def org() -> None:
 @click.option("--kind", default="other", help="borough, gla, transport, utility, private, ...")
 @click.option("--admin", "admin_user", default=None, help="User to make the organisation admin.")
 @click.pass_context
-def org_create(ctx: click.Context, name: str, title: str, description: str, kind: str,
-               admin_user: str | None) -> None:
+def org_create(
+    ctx: click.Context, name: str, title: str, description: str, kind: str, admin_user: str | None
+) -> None:
     """Create an organisation."""
     from citydata.catalog.organizations import add_member, create_organization
 
     with _ctx(ctx) as c:
-        create_organization(c.session, c.actor,
-                            {"name": name, "title": title, "description": description,
-                             "kind": kind})
+        create_organization(
+            c.session,
+            c.actor,
+            {"name": name, "title": title, "description": description, "kind": kind},
+        )
         if admin_user:
             add_member(c.session, c.actor, name, admin_user, "admin")
     click.echo(f"Created organisation {name}")
@@ -172,11 +184,21 @@ def org_member(ctx: click.Context, org_name: str, user_name: str, role: str) -> 
 @click.option("--title", required=True, help="Dataset title.")
 @click.option("--dataset", "dataset_name", default=None, help="Dataset name (URL slug).")
 @click.option("--description", default="", help="Dataset description (Markdown).")
-@click.option("--access-level", default=None,
-              type=click.Choice(["open", "registered", "shared", "restricted", "private"]))
+@click.option(
+    "--access-level",
+    default=None,
+    type=click.Choice(["open", "registered", "shared", "restricted", "private"]),
+)
 @click.pass_context
-def publish(ctx: click.Context, file: Path, org_name: str, title: str, dataset_name: str | None,
-            description: str, access_level: str | None) -> None:
+def publish(
+    ctx: click.Context,
+    file: Path,
+    org_name: str,
+    title: str,
+    dataset_name: str | None,
+    description: str,
+    access_level: str | None,
+) -> None:
     """Upload FILE into a dataset (created if needed); re-publishing adds a version."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
@@ -185,12 +207,24 @@ def publish(ctx: click.Context, file: Path, org_name: str, title: str, dataset_n
     meta: dict = {"notes": description}
     if access_level:
         meta["access_level"] = access_level
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), transient=True) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        transient=True,
+    ) as bar:
         task = bar.add_task(f"Uploading {file.name}", total=file.stat().st_size)
         with _ctx(ctx) as c:
-            ds, res = publish_file(c, file, org=org_name, title=title, dataset_name=dataset_name,
-                                   metadata=meta, progress=lambda n: bar.advance(task, n))
+            ds, res = publish_file(
+                c,
+                file,
+                org=org_name,
+                title=title,
+                dataset_name=dataset_name,
+                metadata=meta,
+                progress=lambda n: bar.advance(task, n),
+            )
     click.echo(f"Published {file.name} as version {res['version']} of resource {res['id']}")
     click.echo(f"Dataset: {ds['name']} ({len(ds['resources'])} resources)")
 
@@ -216,8 +250,13 @@ def search(ctx: click.Context, query: str, fq: str, rows: int) -> None:
 
 
 @main.command()
-@click.option("--staging-age", default=3600, type=int, show_default=True,
-              help="Only remove staging files older than this many seconds.")
+@click.option(
+    "--staging-age",
+    default=3600,
+    type=int,
+    show_default=True,
+    help="Only remove staging files older than this many seconds.",
+)
 @click.pass_context
 def gc(ctx: click.Context, staging_age: int) -> None:
     """Remove stale upload staging files and stored files no version refers to."""

@@ -101,10 +101,10 @@ class FileStore:
         try:
             if hasattr(chunks, "read"):
                 reader = chunks  # a file object
-                while chunk := reader.read(CHUNK):  # type: ignore[union-attr]
+                while chunk := reader.read(CHUNK):
                     w.write(chunk)
             else:
-                for chunk in chunks:  # type: ignore[union-attr]
+                for chunk in chunks:
                     w.write(chunk)
             return w.finish()
         except BaseException:

@@ -31,13 +31,16 @@ def test_create_upload_search_read(ck, live_server, tmp_path):
 
     csv = tmp_path / "bays.csv"
     csv.write_bytes(b"bay_id,street,spaces\n1,Camden High Street,4\n2,Parkway,2\n")
-    res = ck.action.resource_create(package_id="camden-parking-bays", name="Bays",
-                                    upload=open(csv, "rb"))
+    with open(csv, "rb") as fh:
+        res = ck.action.resource_create(package_id="camden-parking-bays", name="Bays", upload=fh)
     assert res["format"] == "CSV" and res["size"] == csv.stat().st_size and res["version"] == 1
     assert urllib.request.urlopen(res["url"]).read() == csv.read_bytes()
 
-    found = ck.action.package_search(q="parking camden", fq="tags:parking",
-                                     **{"facet.field": '["organization","tags","res_format"]'})
+    found = ck.action.package_search(
+        q="parking camden",
+        fq="tags:parking",
+        **{"facet.field": '["organization","tags","res_format"]'},
+    )
     assert found["count"] == 1
     assert found["results"][0]["name"] == "camden-parking-bays"
     assert found["facets"]["res_format"] == {"CSV": 1}
@@ -51,10 +54,10 @@ def test_create_upload_search_read(ck, live_server, tmp_path):
 
 def test_reupload_creates_new_version_and_old_stays(ck):
     ck.action.package_create(name="versions", owner_org="camden")
-    first = ck.action.resource_create(package_id="versions", name="data.csv",
-                                      upload=("data.csv", io.BytesIO(b"a\n1\n")))
-    second = ck.action.resource_update(id=first["id"],
-                                       upload=("data.csv", io.BytesIO(b"a\n2\n")))
+    first = ck.action.resource_create(
+        package_id="versions", name="data.csv", upload=("data.csv", io.BytesIO(b"a\n1\n"))
+    )
+    second = ck.action.resource_update(id=first["id"], upload=("data.csv", io.BytesIO(b"a\n2\n")))
     assert second["version"] == 2 and second["hash"] != first["hash"]
     assert [v["version"] for v in second["versions"]] == [1, 2]
     assert urllib.request.urlopen(second["url"]).read() == b"a\n2\n"
@@ -62,13 +65,15 @@ def test_reupload_creates_new_version_and_old_stays(ck):
 
 
 def test_update_patch_delete(ck):
-    ck.action.package_create(name="to-change", title="Old", owner_org="camden",
-                             tags=[{"name": "a"}], notes="keep?")
+    ck.action.package_create(
+        name="to-change", title="Old", owner_org="camden", tags=[{"name": "a"}], notes="keep?"
+    )
     patched = ck.action.package_patch(id="to-change", title="New")
     assert patched["title"] == "New" and patched["notes"] == "keep?"
     assert [t["name"] for t in patched["tags"]] == ["a"]
-    updated = ck.action.package_update(id="to-change", name="to-change", title="Replaced",
-                                       owner_org="camden")
+    updated = ck.action.package_update(
+        id="to-change", name="to-change", title="Replaced", owner_org="camden"
+    )
     assert updated["notes"] == "" and updated["tags"] == []  # update replaces the package
     ck.action.package_delete(id="to-change")
     with pytest.raises(ckanapi.NotFound):
@@ -98,14 +103,16 @@ def test_errors_map_to_ckanapi_exceptions(ck, live_server, seeded):
 
 
 def test_private_datasets_are_invisible_to_outsiders(ck, live_server, seeded):
-    ck.action.package_create(name="secret-social-care", owner_org="camden", private=True,
-                             tags=[{"name": "social-care"}])
+    ck.action.package_create(
+        name="secret-social-care", owner_org="camden", private=True, tags=[{"name": "social-care"}]
+    )
     ck.action.package_create(name="open-one", owner_org="camden", tags=[{"name": "open"}])
     anonymous = ckanapi.RemoteCKAN(live_server)
     outsider = ckanapi.RemoteCKAN(live_server, apikey=seeded["outsider_token"])
     for client in (anonymous, outsider):
-        found = client.action.package_search(include_private=True,
-                                             **{"facet.field": '["tags","access_level"]'})
+        found = client.action.package_search(
+            include_private=True, **{"facet.field": '["tags","access_level"]'}
+        )
         assert [d["name"] for d in found["results"]] == ["open-one"]
         assert found["count"] == 1
         assert "social-care" not in found["facets"]["tags"]

@@ -13,24 +13,69 @@ from citydata.errors import QueryError
 @pytest.fixture
 def catalog(make_ctx):
     with make_ctx() as ctx:
-        for name, title in (("camden", "London Borough of Camden"), ("tfl", "Transport for London")):
-            organizations.create_organization(ctx.session, ctx.actor, {"name": name,
-                                                                       "title": title})
+        for name, title in (
+            ("camden", "London Borough of Camden"),
+            ("tfl", "Transport for London"),
+        ):
+            organizations.create_organization(
+                ctx.session, ctx.actor, {"name": name, "title": title}
+            )
         rows = [
-            ("air-quality-camden", "Air quality monitoring", "Nitrogen dioxide readings",
-             ["air-quality", "pollution"], "camden", ["ENVI"], ["E09000007"], "open"),
-            ("bus-stops", "Bus stops", "Every bus stop with its location",
-             ["bus", "transport"], "tfl", ["TRAN"], [], "open"),
-            ("cycle-hire", "Cycle hire docks", "Santander cycles docking stations and air pumps",
-             ["cycling", "transport"], "tfl", ["TRAN"], ["E09000007", "E09000033"], "registered"),
-            ("care-records", "Adult social care records", "Personal data about air quality?",
-             ["social-care"], "camden", ["HEAL"], ["E09000007"], "private"),
+            (
+                "air-quality-camden",
+                "Air quality monitoring",
+                "Nitrogen dioxide readings",
+                ["air-quality", "pollution"],
+                "camden",
+                ["ENVI"],
+                ["E09000007"],
+                "open",
+            ),
+            (
+                "bus-stops",
+                "Bus stops",
+                "Every bus stop with its location",
+                ["bus", "transport"],
+                "tfl",
+                ["TRAN"],
+                [],
+                "open",
+            ),
+            (
+                "cycle-hire",
+                "Cycle hire docks",
+                "Santander cycles docking stations and air pumps",
+                ["cycling", "transport"],
+                "tfl",
+                ["TRAN"],
+                ["E09000007", "E09000033"],
+                "registered",
+            ),
+            (
+                "care-records",
+                "Adult social care records",
+                "Personal data about air quality?",
+                ["social-care"],
+                "camden",
+                ["HEAL"],
+                ["E09000007"],
+                "private",
+            ),
         ]
         for name, title, notes, tags, org, themes, boroughs, level in rows:
-            datasets.create_dataset(ctx, {
-                "name": name, "title": title, "notes": notes, "owner_org": org,
-                "tags": [{"name": t} for t in tags], "themes": themes, "boroughs": boroughs,
-                "access_level": level})
+            datasets.create_dataset(
+                ctx,
+                {
+                    "name": name,
+                    "title": title,
+                    "notes": notes,
+                    "owner_org": org,
+                    "tags": [{"name": t} for t in tags],
+                    "themes": themes,
+                    "boroughs": boroughs,
+                    "access_level": level,
+                },
+            )
     return make_ctx
 
 
@@ -59,8 +104,11 @@ def test_filters(catalog):
         assert names(ctx, fq="organization:tfl", sort="name asc")[0] == ["bus-stops", "cycle-hire"]
         assert names(ctx, fq="tags:transport -tags:bus")[0] == ["cycle-hire"]
         assert names(ctx, fq="borough:E09000033")[0] == ["cycle-hire"]
-        assert names(ctx, fq='theme:(TRAN OR ENVI)', sort="name desc")[0] == [
-            "cycle-hire", "bus-stops", "air-quality-camden"]
+        assert names(ctx, fq="theme:(TRAN OR ENVI)", sort="name desc")[0] == [
+            "cycle-hire",
+            "bus-stops",
+            "air-quality-camden",
+        ]
         assert names(ctx, q="tags:cycling")[0] == ["cycle-hire"]
         assert names(ctx, fq="access_level:registered")[0] == ["cycle-hire"]
         assert names(ctx, fq="metadata_modified:[2000-01-01T00:00:00Z TO *]")[1]["count"] == 3
@@ -112,7 +160,9 @@ def test_hostile_queries_are_safe(catalog):
 
 
 def test_parse_filters():
-    filters, rest = parse_filters('organization:camden -tags:"air quality" theme:(TRAN OR ENVI) hello')
+    filters, rest = parse_filters(
+        'organization:camden -tags:"air quality" theme:(TRAN OR ENVI) hello'
+    )
     assert rest == "hello"
     assert [(f.field, f.values, f.negate) for f in filters] == [
         ("organization", ["camden"], False),

@@ -24,13 +24,33 @@ def run(monkeypatch, settings):
 def test_full_cli_flow(run, tmp_path):
     assert run("init").exit_code == 0
     assert run("init").exit_code == 0  # idempotent
-    r = run("user", "create", "alice", "--email", "alice@example.org", "--password",
-            "alice-pass-1", "--sysadmin")
+    r = run(
+        "user",
+        "create",
+        "alice",
+        "--email",
+        "alice@example.org",
+        "--password",
+        "alice-pass-1",
+        "--sysadmin",
+    )
     assert r.exit_code == 0 and "sysadmin" in r.output
     r = run("token", "create", "alice", "--name", "laptop", "--expires-days", "30")
     assert r.exit_code == 0 and r.output.strip().startswith("cdt_")
-    assert run("org", "create", "hackney", "--title", "London Borough of Hackney",
-               "--kind", "borough", "--admin", "alice").exit_code == 0
+    assert (
+        run(
+            "org",
+            "create",
+            "hackney",
+            "--title",
+            "London Borough of Hackney",
+            "--kind",
+            "borough",
+            "--admin",
+            "alice",
+        ).exit_code
+        == 0
+    )
     f = tmp_path / "trees.csv"
     f.write_text("tree_id,species\n1,London plane\n")
     r = run("publish", str(f), "--org", "hackney", "--title", "Street trees in Hackney")
