@@ -15,9 +15,14 @@ TITLES = {400: "There is a problem", 401: "Sign in to continue", 403: "You canno
 def html_error_response(request: Request, status: int, message: str) -> Response:
     title = TITLES.get(status, "There is a problem")
     try:
+        from citydata.web.csrf import CsrfError
         from citydata.web.render import render_page
 
-        return render_page(request, "error.html", {"title": title, "message": message},
+        expired = message == CsrfError().message
+        title = "Your form expired" if expired else title
+        return render_page(request, "error.html",
+                           {"title": title, "message": message, "status": status,
+                            "expired": expired},
                            status_code=status)
     except Exception:  # the error page must never fail; fall back to plain HTML
         body = (f"<!doctype html><html lang='en'><title>{escape(title)}</title>"

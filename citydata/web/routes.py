@@ -1,13 +1,14 @@
-"""Web page routes (placeholder until the full UI lands)."""
+"""All web page routes, gathered into one router for the plugin to mount.
+
+Order matters: ``/dataset/new`` must be matched before ``/dataset/{name}``.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+
+from citydata.web import routes_dataset, routes_home, routes_publish, routes_user
 
 router = APIRouter(include_in_schema=False)
-
-
-@router.get("/", response_class=HTMLResponse)
-def home() -> str:
-    return "<!doctype html><html lang='en'><title>citydata</title><h1>London City Data</h1></html>"
+for module in (routes_home, routes_publish, routes_user, routes_dataset):
+    router.include_router(module.router)
