@@ -41,6 +41,19 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """Argon2 at its lowest cost in tests: the same algorithm, a fraction of the CPU."""
+    from argon2 import PasswordHasher
+
+    from citydata.catalog import users
+
+    real = users._hasher
+    users._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    users._hasher = real
+
+
 @pytest.fixture(scope="session")
 def worker_id_safe(worker_id: str) -> str:
     return worker_id.replace("-", "_")

@@ -19,6 +19,7 @@ from citydata.storage.models import ApiToken, Membership, User, utcnow
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "cdt_"
 MIN_PASSWORD = 8
+LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
 def hash_password(password: str) -> str:
@@ -91,6 +92,16 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_owner(session: Session, actor: Actor, user_name: str) -> User:
+    """The user whose tokens the actor manages: themselves, or anyone for a sysadmin."""
+    if not actor.is_authenticated:
+        raise NotAuthenticated("Sign in to manage API tokens")
+    user = get_user(session, user_name)
+    if not actor.sysadmin and actor.user_id != user.id:
+        raise Forbidden("You can only manage your own API tokens")
+    return user
+
+
 def create_token(
     session: Session,
     actor: Actor,
@@ -100,11 +111,7 @@ def create_token(
     expires_days: int | None = None,
 ) -> str:
     """Create an API token and return it; only its hash is stored, so it is shown once."""
-    user = get_user(session, user_name)
-    if not actor.sysadmin and actor.user_id != user.id:
-        if not actor.is_authenticated:
-            raise NotAuthenticated("Sign in to create API tokens")
-        raise Forbidden("You can only create tokens for yourself")
+    user = token_owner(session, actor, user_name)
     if expires_days is not None and not (1 <= expires_days <= 3650):
         raise ValidationError(
             "expires_days must be between 1 and 3650", fields={"expires_days": ["Out of range"]}
@@ -122,7 +129,8 @@ def create_token(
     return token
 
 
-def list_tokens(session: Session, user: User) -> list[ApiToken]:
+def list_tokens(session: Session, actor: Actor, user_name: str) -> list[ApiToken]:
+    user = token_owner(session, actor, user_name)
     return list(
         session.scalars(
             select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created)
@@ -130,7 +138,8 @@ def list_tokens(session: Session, user: User) -> list[ApiToken]:
     )
 
 
-def revoke_token(session: Session, user: User, token_id: str) -> None:
+def revoke_token(session: Session, actor: Actor, user_name: str, token_id: str) -> None:
+    user = token_owner(session, actor, user_name)
     token = session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
         raise NotFound("Token not found")
@@ -147,4 +156,7 @@ def user_for_token(session: Session, token: str) -> User:
     user = session.get(User, row.user_id)
     if user is None or user.state != "active":
         raise NotAuthenticated("The API token is not valid")
+    now = utcnow()
+    if row.last_used is None or now - row.last_used > LAST_USED_RESOLUTION:
+        row.last_used = now  # coarse, so busy tokens do not turn every read into a write
     return user

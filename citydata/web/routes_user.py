@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from citydata.api.deps import request_ctx
 from citydata.catalog import users
 from citydata.catalog.context import Ctx
-from citydata.errors import Forbidden, NotAuthenticated, ValidationError
+from citydata.errors import ValidationError
 from citydata.storage.models import User
 from citydata.web.csrf import rotate_csrf
 from citydata.web.forms import login_redirect, read_form, safe_next, see_other, signed_in
@@ -71,21 +71,11 @@ async def logout(request: Request) -> Response:
     return see_other("/")
 
 
-def _token_owner(ctx: Ctx, name: str) -> User:
-    """The user whose tokens are managed here: yourself, or anyone for a sysadmin."""
-    user = users.get_user(ctx.session, name)
-    if not ctx.actor.is_authenticated:
-        raise NotAuthenticated("Sign in to manage API tokens")
-    if not ctx.actor.sysadmin and ctx.actor.user_id != user.id:
-        raise Forbidden("You can only manage your own API tokens")
-    return user
-
-
 def _tokens_page(request: Request, ctx: Ctx, user: User, **extra: object) -> HTMLResponse:
     context = {
         **actor_context(ctx),
         "owner": user.name,
-        "tokens": users.list_tokens(ctx.session, user),
+        "tokens": users.list_tokens(ctx.session, ctx.actor, user.name),
         "expiry_options": EXPIRY_OPTIONS,
         "errors": {},
         "values": {"expires_days": "90"},
@@ -101,7 +91,7 @@ def tokens_page(request: Request, name: str) -> Response:
     if not signed_in(request):
         return login_redirect(request)
     with request_ctx(request) as ctx:
-        return _tokens_page(request, ctx, _token_owner(ctx, name))
+        return _tokens_page(request, ctx, users.token_owner(ctx.session, ctx.actor, name))
 
 
 @router.post("/user/{name}/api-tokens", response_class=HTMLResponse)
@@ -118,7 +108,7 @@ async def create_token(request: Request, name: str) -> Response:
 
     def work() -> HTMLResponse:
         with request_ctx(request) as ctx:
-            user = _token_owner(ctx, name)
+            user = users.token_owner(ctx.session, ctx.actor, name)
             if errors:
                 return _tokens_page(request, ctx, user, errors=errors,
                                     values={"name": token_name, "expires_days": expires})
@@ -139,7 +129,7 @@ async def revoke_token(request: Request, name: str, token_id: str) -> Response:
 
     def work() -> None:
         with request_ctx(request) as ctx:
-            users.revoke_token(ctx.session, _token_owner(ctx, name), token_id)
+            users.revoke_token(ctx.session, ctx.actor, name, token_id)
 
     await run_in_threadpool(work)
     add_notice(request, "The token has been revoked.")
