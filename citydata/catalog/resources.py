@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import re
 from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from citydata.access.policy import require_data_access, require_editor
 from citydata.catalog import search
 from citydata.catalog.context import Ctx
 from citydata.catalog.datasets import get_visible, iso
 from citydata.catalog.names import Errors, check_text, check_url
+from citydata.datastore.ingest import ingest as datastore_ingest
+from citydata.datastore.ingest import is_tabular
 from citydata.errors import NotFound, ValidationError
 from citydata.storage.files import StagedFile
 from citydata.storage.models import Dataset, Resource, ResourceVersion, utcnow
@@ -115,16 +119,24 @@ def resource_dict(ctx: Ctx, ds: Dataset, r: Resource) -> dict[str, Any]:
         "last_modified": iso(v.created) if v else None,
         "metadata_modified": iso(r.modified),
         "version": r.current_version if v else None,
-        "versions": [
-            {
-                "version": x.version,
-                "sha256": x.sha256,
-                "size": x.size,
-                "filename": x.filename,
-                "created": iso(x.created),
-            }
-            for x in r.versions
-        ],
+        "datastore_active": bool(v and v.ingest_status == "ok"),
+        "row_count": v.row_count if v else None,
+        "versions": [version_dict(x) for x in r.versions],
+    }
+
+
+def version_dict(v: ResourceVersion) -> dict[str, Any]:
+    return {
+        "version": v.version,
+        "sha256": v.sha256,
+        "size": v.size,
+        "filename": v.filename,
+        "format": v.format,
+        "created": iso(v.created),
+        "ingest_status": v.ingest_status,
+        "row_count": v.row_count,
+        "columns": json.loads(v.columns or "[]"),
+        "report": json.loads(v.report or "{}"),
     }
 
 
@@ -151,7 +163,7 @@ def _apply(r: Resource, data: dict, errors: Errors) -> None:
         r.mimetype = check_text(errors, "mimetype", data["mimetype"], 200)
 
 
-def _add_version(ctx: Ctx, r: Resource, upload: StagedFile) -> None:
+def _add_version(ctx: Ctx, r: Resource, upload: StagedFile) -> ResourceVersion:
     # The file goes into place first; the row that points at it is written after, in the
     # caller's transaction. A crash in between leaves an unreferenced blob, never a dangling row.
     ctx.files.commit(upload)
@@ -174,9 +186,19 @@ def _add_version(ctx: Ctx, r: Resource, upload: StagedFile) -> None:
         mimetype=guess_mimetype(fmt, filename),
         created_by=ctx.actor.user_id,
     )
+    if is_tabular(fmt):
+        snapshot = datastore_ingest(ctx.files, upload.sha256, fmt, work_dir=ctx.files.tmp_dir)
+        v.ingest_status = snapshot.status
+        v.snapshot_sha256 = snapshot.snapshot_sha256
+        v.row_count = snapshot.row_count
+        v.columns = json.dumps(snapshot.columns)
+        v.report = json.dumps(snapshot.report())
     ctx.session.add(v)
     r.versions.append(v)
-    r.current_version = number
+    # Only a version that was read (or needs no reading) replaces a good one: a broken or
+    # invalid upload is kept with its report, and the previous good version stays live.
+    if v.ingest_status in ("", "ok") or r.current_version == 0:
+        r.current_version = number
     r.url = ""
     r.url_type = "upload"
     if not r.format or r.format == "":
@@ -184,6 +206,7 @@ def _add_version(ctx: Ctx, r: Resource, upload: StagedFile) -> None:
     r.mimetype = guess_mimetype(r.format, filename)
     if not r.name:
         r.name = filename
+    return v
 
 
 def create_resource(ctx: Ctx, data: dict, upload: StagedFile | None = None) -> dict:
@@ -264,6 +287,19 @@ def version_for_download(
     if version is not None:
         raise NotFound(f"Version {version} of this resource does not exist")
     raise NotFound("This resource has no uploaded file")
+
+
+def referenced_blobs(session: Session) -> set[str]:
+    """Every stored file some version points at: originals and their snapshots."""
+    originals = set(session.scalars(select(ResourceVersion.sha256)))
+    snapshots = set(
+        session.scalars(
+            select(ResourceVersion.snapshot_sha256).where(
+                ResourceVersion.snapshot_sha256.is_not(None)
+            )
+        )
+    )
+    return originals | {s for s in snapshots if s}
 
 
 def create_linked_resources(ctx: Ctx, ds: Dataset, items: list) -> None:

@@ -260,12 +260,10 @@ def search(ctx: click.Context, query: str, fq: str, rows: int) -> None:
 @click.pass_context
 def gc(ctx: click.Context, staging_age: int) -> None:
     """Remove stale upload staging files and stored files no version refers to."""
-    from sqlalchemy import select
-
-    from citydata.storage.models import ResourceVersion
+    from citydata.catalog.resources import referenced_blobs
 
     platform = _platform(ctx)
     with platform.db.session() as session:
-        referenced = set(session.scalars(select(ResourceVersion.sha256)))
+        referenced = referenced_blobs(session)
     removed = platform.files.collect_garbage(referenced, tmp_older_than=staging_age)
     click.echo(f"Removed {removed['tmp']} staging files and {removed['blobs']} unreferenced files")

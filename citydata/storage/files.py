@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
 import uuid
 from collections.abc import AsyncIterable, Iterable, Iterator
@@ -174,7 +175,10 @@ class FileStore:
         now = time.time()
         for f in self.tmp_dir.iterdir():
             if now - f.stat().st_mtime > tmp_older_than:
-                f.unlink(missing_ok=True)
+                if f.is_dir():  # an ingest work directory left by a killed process
+                    shutil.rmtree(f, ignore_errors=True)
+                else:
+                    f.unlink(missing_ok=True)
                 removed_tmp += 1
         for sha in list(self.iter_blobs()):
             if sha not in referenced:

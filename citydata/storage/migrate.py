@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
+from alembic.util.exc import CommandError
 
 from citydata.errors import CitydataError
 from citydata.storage.database import Database
@@ -28,11 +30,19 @@ def current_revision(db: Database) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(db: Database) -> str:
-    """Bring the schema to the newest revision; idempotent; refuses a newer, unknown schema."""
+def _known(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except (ResolutionError, CommandError):
+        return False
+
+
+def upgrade(db: Database, target: str = "head") -> str:
+    """Bring the schema to ``target`` (the newest by default); idempotent; refuses a newer,
+    unknown schema."""
     script = ScriptDirectory.from_config(_config())
     now = current_revision(db)
-    if now is not None and script.get_revision(now) is None:
+    if now is not None and not _known(script, now):
         raise CitydataError(
             f"The database schema ({now}) is newer than this version of citydata knows; "
             "upgrade citydata instead of migrating"
@@ -40,5 +50,5 @@ def upgrade(db: Database) -> str:
     cfg = _config()
     with db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-    return head_revision()
+        command.upgrade(cfg, target)
+    return current_revision(db) or ""

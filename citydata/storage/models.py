@@ -107,6 +107,11 @@ class Dataset(Base):
     bbox_south: Mapped[float | None] = mapped_column(Float, nullable=True)
     bbox_east: Mapped[float | None] = mapped_column(Float, nullable=True)
     bbox_north: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: "name@version" of the data standard (Table Schema) every upload is validated against.
+    conforms_to: Mapped[str] = mapped_column(String(200), default="")
+    quality_score: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    #: JSON: the quality checks behind the score, each with its explanation.
+    quality: Mapped[str] = mapped_column(Text, default="{}")
     #: JSON-encoded list of {"key", "value"} pairs, as CKAN's extras.
     extras: Mapped[str] = mapped_column(Text, default="[]")
     state: Mapped[str] = mapped_column(String(20), default="active", index=True)
@@ -192,6 +197,16 @@ class ResourceVersion(Base):
     format: Mapped[str] = mapped_column(String(40), default="")
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    #: Tabular data: the columnar snapshot (Parquet, content-addressed) and what it holds.
+    #: ingest_status: "" (not tabular), "ok", "failed" (unreadable) or "invalid" (failed
+    #: validation against the dataset's standard); only "ok" or "" versions become current.
+    ingest_status: Mapped[str] = mapped_column(String(20), default="")
+    snapshot_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    row_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: JSON list of {"name", "type"} in the snapshot.
+    columns: Mapped[str] = mapped_column(Text, default="[]")
+    #: JSON report: ingest warnings, validation errors.
+    report: Mapped[str] = mapped_column(Text, default="{}")
 
 
 class DatasetSearch(Base):

@@ -1,0 +1,71 @@
+"""Migrations keep existing data, are idempotent, and refuse a schema newer than the code."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from citydata.errors import CitydataError
+from citydata.storage.database import Database, normalise_url
+from citydata.storage.migrate import current_revision, head_revision, upgrade
+from tests.conftest import PG_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db(request, tmp_path):
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+        yield db
+        db.dispose()
+        return
+    if not PG_URL:
+        pytest.skip("CITYDATA_TEST_DATABASE_URL is empty: PostgreSQL cases not run")
+    schema = f"cdmig_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(normalise_url(PG_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    db = Database(f"{normalise_url(PG_URL)}?options=-csearch_path%3D{schema}")
+    yield db
+    db.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def test_upgrade_keeps_data_and_is_idempotent(empty_db):
+    assert upgrade(empty_db, "0001") == "0001"
+    with empty_db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO organizations (id, name, title, description, kind, url, "
+                "email, state, created, modified) VALUES ('o1', 'camden', 'Camden', "
+                "'', 'borough', '', '', 'active', '2024-01-01', '2024-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO datasets (id, name, title, notes, owner_org, license_id, "
+                "access_level, url, version, author, author_email, maintainer, "
+                "maintainer_email, contact_name, contact_email, frequency, "
+                "temporal_start, temporal_end, extras, state, created, modified) "
+                "VALUES ('d1', 'trees', 'Trees', '', 'o1', 'OGL-UK-3.0', 'open', '', "
+                "'', '', '', '', '', '', '', '', '', '', '[]', 'active', "
+                "'2024-01-01', '2024-01-01')"
+            )
+        )
+    assert upgrade(empty_db) == head_revision()
+    assert upgrade(empty_db) == head_revision()
+    with empty_db.engine.connect() as conn:
+        row = conn.execute(text("SELECT name, conforms_to, quality FROM datasets")).one()
+    assert tuple(row) == ("trees", "", "{}")
+
+
+def test_refuses_newer_schema(empty_db):
+    upgrade(empty_db)
+    with empty_db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(CitydataError, match="newer"):
+        upgrade(empty_db)
+    assert current_revision(empty_db) == "9999"
