@@ -23,10 +23,21 @@ from bench.generate import Catalog
 from citydata.storage.database import Database, normalise_url
 from citydata.storage.migrate import upgrade
 
+#: Number the documents and start the change sequence after them, as index_dataset would
+#: have left things (each document's doc_id is the change number that wrote it).
+SQLITE_BULK_DOC_IDS = "UPDATE dataset_search SET doc_id = rowid"
+PG_BULK_DOC_IDS = (
+    "UPDATE dataset_search s SET doc_id = r.n FROM (SELECT dataset_id, row_number() OVER "
+    "(ORDER BY dataset_id) AS n FROM dataset_search) r WHERE s.dataset_id = r.dataset_id"
+)
+BULK_SEQUENCE = (
+    "UPDATE search_state SET seq = (SELECT coalesce(max(doc_id), 0) FROM dataset_search) "
+    "WHERE id = 1"
+)
 #: dataset_search -> dataset_fts, as index_dataset inserts one row (SQLite).
 SQLITE_BULK_FTS = (
-    "INSERT INTO dataset_fts(dataset_id, name, title, notes, tags, organization) "
-    "SELECT dataset_id, name, title, notes, tags, organization FROM dataset_search"
+    "INSERT INTO dataset_fts(rowid, dataset_id, name, title, notes, tags, organization) "
+    "SELECT doc_id, dataset_id, name, title, notes, tags, organization FROM dataset_search"
 )
 #: The weighted tsvector index_dataset writes, for every row at once (PostgreSQL).
 PG_BULK_TSV = (
@@ -59,7 +70,9 @@ def load_sqlite(path: Path, cat: Catalog) -> None:
                 sql = (f"INSERT INTO {table} ({', '.join(cols)}) "
                        f"VALUES ({', '.join('?' * len(cols))})")
                 conn.executemany(sql, ([_sqlite_value(x) for x in r] for r in rows))
+            conn.execute(SQLITE_BULK_DOC_IDS)
             conn.execute(SQLITE_BULK_FTS)
+            conn.execute(BULK_SEQUENCE)
         conn.execute("ANALYZE")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
@@ -108,6 +121,8 @@ def load_postgresql(url: str, cat: Catalog) -> None:
                     for row in rows:
                         copy.write_row(row)
             cur.execute(PG_BULK_TSV)
+            cur.execute(PG_BULK_DOC_IDS)
+            cur.execute(BULK_SEQUENCE)
             raw.commit()
         finally:
             raw.close()
@@ -123,7 +138,7 @@ def _index_rows(session: Session, ids: list[str]) -> dict[str, tuple]:
     if session.get_bind().dialect.name == "sqlite":
         sql = ("SELECT s.dataset_id, s.name, s.title, s.notes, s.tags, s.organization, "
                "f.name, f.title, f.notes, f.tags, f.organization FROM dataset_search s "
-               "JOIN dataset_fts f ON f.dataset_id = s.dataset_id WHERE s.dataset_id = :id")
+               "JOIN dataset_fts f ON f.rowid = s.doc_id WHERE s.dataset_id = :id")
     else:
         sql = ("SELECT dataset_id, name, title, notes, tags, organization, tsv::text "
                "FROM dataset_search WHERE dataset_id = :id")

@@ -108,6 +108,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with engine.begin() as conn:
         names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         conn.execute(text(f"TRUNCATE {names} CASCADE"))
+        conn.execute(text("INSERT INTO search_state (id, seq) VALUES (1, 0)"))
     engine.dispose()
 
 

@@ -57,7 +57,8 @@ def run_until_serving(home: Path, port: int) -> tuple[subprocess.Popen, float, s
         if proc.poll() is not None:
             break
         time.sleep(1)
-    os.killpg(proc.pid, signal.SIGTERM)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
     raise AssertionError(f"make run did not serve:\n{log.read_text()[-3000:]}")
 
 

@@ -13,19 +13,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, String, column, delete, func, literal_column, select, text
+import numpy as np
+from sqlalchemy import (
+    delete,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from citydata.access.policy import visible_datasets_clause
+from citydata.access.policy import visible_datasets_clause, visible_mask
+from citydata.catalog import facet_index
 from citydata.errors import QueryError as ValidationError
 from citydata.storage.models import (
     Dataset,
-    DatasetBorough,
     DatasetSearch,
     DatasetTag,
-    DatasetTheme,
-    Organization,
-    Resource,
+    SearchChange,
+    SearchState,
 )
 
 #: Facet name -> (label). "groups" is accepted as CKAN's name for themes.
@@ -58,13 +63,31 @@ WORD = re.compile(r"\w+", re.UNICODE)
 
 
 # -- indexing --------------------------------------------------------------------------------
+def next_change(session: Session, dataset_id: str) -> int:
+    """Take the next change number and log which dataset it is about (same transaction).
+
+    The UPDATE locks the single state row until commit, so numbers are handed out in commit
+    order: a reader that has seen number N has seen every change up to N.
+    """
+    session.execute(update(SearchState).where(SearchState.id == 1).values(seq=SearchState.seq + 1))
+    seq = session.scalar(select(SearchState.seq).where(SearchState.id == 1))
+    if seq is None:  # a database created before the state row existed
+        session.add(SearchState(id=1, seq=1))
+        seq = 1
+    session.add(SearchChange(seq=seq, dataset_id=dataset_id))
+    session.flush()
+    return int(seq)
+
+
 def index_dataset(session: Session, ds: Dataset) -> None:
     """Write (or rewrite) the dataset's search document; inactive datasets are removed."""
-    unindex_dataset(session, ds.id)
+    _drop_document(session, ds.id)
+    seq = next_change(session, ds.id)
     if ds.state != "active":
         return
     doc = {
         "dataset_id": ds.id,
+        "doc_id": seq,
         "name": ds.name.replace("-", " ").replace("_", " "),
         "title": ds.title,
         "notes": ds.notes,
@@ -78,8 +101,9 @@ def index_dataset(session: Session, ds: Dataset) -> None:
     if session.get_bind().dialect.name == "sqlite":
         session.execute(
             text(
-                "INSERT INTO dataset_fts(dataset_id, name, title, notes, tags, organization) "
-                "VALUES (:dataset_id, :name, :title, :notes, :tags, :organization)"
+                "INSERT INTO dataset_fts(rowid, dataset_id, name, title, notes, tags, "
+                "organization) VALUES (:doc_id, :dataset_id, :name, :title, :notes, :tags, "
+                ":organization)"
             ),
             doc,
         )
@@ -98,10 +122,18 @@ def index_dataset(session: Session, ds: Dataset) -> None:
         )
 
 
-def unindex_dataset(session: Session, dataset_id: str) -> None:
+def _drop_document(session: Session, dataset_id: str) -> None:
+    doc_id = session.scalar(
+        select(DatasetSearch.doc_id).where(DatasetSearch.dataset_id == dataset_id)
+    )
     session.execute(delete(DatasetSearch).where(DatasetSearch.dataset_id == dataset_id))
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("DELETE FROM dataset_fts WHERE dataset_id = :id"), {"id": dataset_id})
+    if session.get_bind().dialect.name == "sqlite" and doc_id is not None:
+        session.execute(text("DELETE FROM dataset_fts WHERE rowid = :r"), {"r": doc_id})
+
+
+def unindex_dataset(session: Session, dataset_id: str) -> None:
+    _drop_document(session, dataset_id)
+    next_change(session, dataset_id)
 
 
 # -- query parsing ---------------------------------------------------------------------------
@@ -173,60 +205,61 @@ FILTERABLE = {
 }
 
 
-def _filter_clause(f: Filter) -> Any:
+def _codes(state: Any, field: str, values: list[str]) -> list[int]:
+    codes = state.vocab[field].codes
+    return [codes[v] for v in values if v in codes]
+
+
+def _edges_mask(state: Any, field: str, codes: list[int]) -> np.ndarray:
+    edges = state.multi[field]
+    mask = np.zeros(state.size, bool)
+    if codes and len(edges.pos):
+        sel = edges.alive & np.isin(edges.val, codes)
+        mask[edges.pos[sel]] = True
+    return mask
+
+
+def _filter_mask(state: Any, f: Filter) -> np.ndarray | None:
+    """The datasets a Solr-style filter selects, over the facet index."""
     if f.field not in FILTERABLE:
         raise ValidationError(
             f"Cannot filter on {f.field!r}; filterable fields: {', '.join(sorted(FILTERABLE))}",
             fields={"fq": [f"Unknown field {f.field}"]},
         )
     v = f.values
-    cond: Any
-    if f.field == "organization":
-        cond = Dataset.owner_org.in_(select(Organization.id).where(Organization.name.in_(v)))
+    if f.field in ("organization", "license_id", "access_level"):
+        mask = np.isin(state.single[f.field], _codes(state, f.field, v))
     elif f.field == "owner_org":
-        cond = Dataset.owner_org.in_(v)
-    elif f.field == "tags":
-        cond = Dataset.id.in_(select(DatasetTag.dataset_id).where(DatasetTag.tag.in_(v)))
-    elif f.field == "theme":
-        cond = Dataset.id.in_(select(DatasetTheme.dataset_id).where(DatasetTheme.theme.in_(v)))
-    elif f.field == "borough":
-        cond = Dataset.id.in_(
-            select(DatasetBorough.dataset_id).where(DatasetBorough.gss_code.in_(v))
-        )
+        mask = np.isin(state.org_id, _codes(state, "org_id", v))
+    elif f.field in ("tags", "theme", "borough"):
+        mask = _edges_mask(state, f.field, _codes(state, f.field, v))
     elif f.field == "res_format":
-        cond = Dataset.id.in_(
-            select(Resource.dataset_id).where(
-                func.lower(Resource.format).in_([x.lower() for x in v])
-            )
+        wanted = {x.lower() for x in v}
+        vocab = state.vocab["res_format"]
+        mask = _edges_mask(
+            state, "res_format", [c for val, c in vocab.codes.items() if val.lower() in wanted]
         )
-    elif f.field == "license_id":
-        cond = Dataset.license_id.in_(v)
-    elif f.field == "access_level":
-        cond = Dataset.access_level.in_(v)
     elif f.field == "name":
-        cond = Dataset.name.in_(v)
+        mask = np.isin(state.names, v)
     elif f.field == "id":
-        cond = Dataset.id.in_(v)
+        mask = np.zeros(state.size, bool)
+        mask[[state.pos_of[i] for i in v if i in state.pos_of]] = True
     elif f.field == "private":
-        want = [x.lower() == "true" for x in v]
-        cond = (
-            (Dataset.access_level == "private")
-            if any(want)
-            else (Dataset.access_level != "private")
-        )
+        private = np.isin(state.single["access_level"], _codes(state, "access_level", ["private"]))
+        mask = private if any(x.lower() == "true" for x in v) else ~private
     elif f.field in ("metadata_modified", "metadata_created"):
-        col = Dataset.modified if f.field == "metadata_modified" else Dataset.created
+        col = state.modified if f.field == "metadata_modified" else state.created
         if f.range is None:
             raise ValidationError(f"{f.field} takes a range: {f.field}:[FROM TO TO]")
         lo, hi = (_parse_when(x) for x in f.range)
-        cond = col.is_not(None)
+        mask = np.ones(state.size, bool)
         if lo is not None:
-            cond = cond & (col >= lo)
+            mask &= col >= lo.replace(tzinfo=None).timestamp()
         if hi is not None:
-            cond = cond & (col <= hi)
+            mask &= col <= hi.replace(tzinfo=None).timestamp()
     else:  # fields CKAN clients send that have one value here (capacity:public, type:dataset)
         return None
-    return ~cond if f.negate else cond
+    return ~mask if f.negate else mask
 
 
 def _parse_when(value: str) -> datetime | None:
@@ -240,42 +273,39 @@ def _parse_when(value: str) -> datetime | None:
         raise ValidationError(f"Bad date in range filter: {value!r}") from None
 
 
-def _fts_match(session: Session, q: str) -> tuple[Any, Any] | None:
-    """(subquery of dataset_id, rank) for the text query, or None when there is no text."""
+def _text_hits(session: Session, q: str) -> list[tuple[int, float]] | None:
+    """(document id, score) for every document matching all words of ``q``; higher is better."""
     words = WORD.findall(q)
     if not words:
         return None
     if session.get_bind().dialect.name == "sqlite":
         expr = " AND ".join(f'"{w}"' for w in words)
-        sub = (
+        rows = session.execute(
             text(
-                "SELECT dataset_id, bm25(dataset_fts, 0.0, 5.0, 10.0, 1.0, 4.0, 2.0) AS rank "
+                "SELECT rowid, bm25(dataset_fts, 0.0, 5.0, 10.0, 1.0, 4.0, 2.0) "
                 "FROM dataset_fts WHERE dataset_fts MATCH :expr"
-            )
-            .bindparams(expr=expr)
-            .columns(column("dataset_id", String), column("rank", Float))
-            .subquery("fts")
+            ),
+            {"expr": expr},
         )
         # bm25 is lower-is-better; negate so "score desc" means best first on both backends.
-        return sub, -sub.c.rank
-    tsq = func.websearch_to_tsquery("english", q)
-    tsv: Any = literal_column("dataset_search.tsv")
-    sub = (
-        select(
-            DatasetSearch.dataset_id.label("dataset_id"),
-            func.ts_rank_cd(tsv, tsq).label("rank"),
-        )
-        .where(tsv.op("@@")(tsq))
-        .subquery("fts")
+        return [(int(doc), -float(rank)) for doc, rank in rows]
+    rows = session.execute(
+        text(
+            "SELECT doc_id, ts_rank_cd(tsv, websearch_to_tsquery('english', :q)) "
+            "FROM dataset_search WHERE tsv @@ websearch_to_tsquery('english', :q)"
+        ),
+        {"q": q},
     )
-    return sub, sub.c.rank
+    return [(int(doc), float(rank)) for doc, rank in rows if doc is not None]
 
 
-def _sort_clauses(sort: str | None, has_text: bool, score: Any) -> list:
+def _order(
+    state: Any, matched: np.ndarray, sort: str | None, score: np.ndarray | None
+) -> np.ndarray:
     sort = (sort or "").strip() or (
-        "score desc, metadata_modified desc" if has_text else "metadata_modified desc"
+        "score desc, metadata_modified desc" if score is not None else "metadata_modified desc"
     )
-    out: list = []
+    keys: list[np.ndarray] = []
     for part in sort.split(","):
         bits = part.split()
         if not bits:
@@ -287,14 +317,21 @@ def _sort_clauses(sort: str | None, has_text: bool, score: Any) -> list:
                 f"Cannot sort by {part.strip()!r}; use one of {', '.join(SORTS)} with asc or desc",
                 fields={"sort": ["Invalid sort"]},
             )
-        col = SORTS[name]
-        if col is None:
+        if name == "score":
             if score is None:
                 continue
-            col = score
-        out.append(col.desc() if direction == "desc" else col.asc())
-    out.append(Dataset.id.asc())  # stable paging
-    return out
+            key = score[matched]
+        elif name == "metadata_modified":
+            key = state.modified[matched]
+        elif name == "metadata_created":
+            key = state.created[matched]
+        else:  # name, title, title_string: rank the strings among the matches
+            column = state.names if name == "name" else state.titles
+            key = np.unique(column[matched], return_inverse=True)[1].astype(np.float64)
+        keys.append(-key if direction == "desc" else key)
+    keys.append(matched.astype(np.float64))  # stable paging: ties broken by position
+    # np.lexsort sorts by the last key first, so give the keys in reverse priority.
+    return matched[np.lexsort(keys[::-1])]
 
 
 def search_datasets(
@@ -310,33 +347,12 @@ def search_datasets(
     facet_limit: int = 50,
     include_private: bool = False,
 ) -> dict:
-    """Run a search; returns ids in order, count and facets (the caller builds the dicts)."""
-    q = q or ""
-    if q.strip() in ("*:*", "*"):
-        q = ""
-    q_filters, q_text = parse_filters(q)
-    fq_filters, _ = parse_filters(fq or "")
-    conds = [visible_datasets_clause(actor, include_private=include_private)]
-    for f in [*q_filters, *fq_filters]:
-        clause = _filter_clause(f)
-        if clause is not None:
-            conds.append(clause)
-    match = _fts_match(session, q_text)
-    base = select(Dataset.id).where(*conds)
-    score = None
-    if match is not None:
-        sub, score = match
-        base = base.join(sub, sub.c.dataset_id == Dataset.id)
-    count = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    page = (
-        base.add_columns(*([score.label("score")] if score is not None else []))
-        .order_by(*_sort_clauses(sort, match is not None, score))
-        .offset(start)
-        .limit(rows)
-    )
-    ids = [row[0] for row in session.execute(page)]
-    facets = {}
-    matched = base.subquery("matched")
+    """Run a search; returns ids in order, count and facets (the caller builds the dicts).
+
+    Filters, facets and sorting run over the in-memory facet index; only the text match goes
+    to the database (FTS5 or tsvector), so exact facet counts stay cheap on big result sets.
+    """
+    facet_keys = []
     for name in facet_fields or []:
         key = ALIASES.get(name, name)
         if key not in FACETS:
@@ -344,36 +360,49 @@ def search_datasets(
                 f"Unknown facet field {name!r}; facets: {', '.join(FACETS)}",
                 fields={"facet.field": [f"Unknown facet {name}"]},
             )
-        facets[name] = _facet(session, key, matched, facet_limit)
-    return {"ids": ids, "count": count, "facets": facets}
+        facet_keys.append((name, key))
+    q = q or ""
+    if q.strip() in ("*:*", "*"):
+        q = ""
+    q_filters, q_text = parse_filters(q)
+    fq_filters, _ = parse_filters(fq or "")
+    state = facet_index.for_session(session).current()
+    mask = visible_mask(actor, state, include_private=include_private)
+    for f in [*q_filters, *fq_filters]:
+        selected = _filter_mask(state, f)
+        if selected is not None:
+            mask &= selected
+    score = None
+    hits = _text_hits(session, q_text)
+    if hits is not None:
+        found = np.zeros(state.size, bool)
+        score = np.zeros(state.size, np.float64)
+        for doc, rank in hits:
+            p = state.doc_pos.get(doc)
+            if p is not None:
+                found[p] = True
+                score[p] = rank
+        mask &= found
+    matched = np.flatnonzero(mask)
+    ordered = _order(state, matched, sort, score)
+    ids = [state.ids[i] for i in ordered[start : start + rows]]
+    facets = {name: _facet(state, key, mask, matched, facet_limit) for name, key in facet_keys}
+    return {"ids": ids, "count": int(len(matched)), "facets": facets}
 
 
-def _facet(session: Session, key: str, matched: Any, limit: int) -> list[tuple[str, int]]:
-    ids = select(matched.c.id)
-    if key == "organization":
-        value = Organization.name
-        stmt = (
-            select(value, func.count())
-            .select_from(Dataset)
-            .join(Organization, Organization.id == Dataset.owner_org)
-            .where(Dataset.id.in_(ids))
-        )
-        n = func.count()
-    elif key in ("license_id", "access_level"):
-        value = getattr(Dataset, key)
-        n = func.count()
-        stmt = select(value, n).where(Dataset.id.in_(ids))
+def _facet(
+    state: Any, key: str, mask: np.ndarray, matched: np.ndarray, limit: int
+) -> list[tuple[str, int]]:
+    vocab = state.vocab[key]
+    if key in state.single:
+        counts = np.bincount(state.single[key][matched], minlength=len(vocab.values))
     else:
-        owner, value = {
-            "tags": (DatasetTag.dataset_id, DatasetTag.tag),
-            "theme": (DatasetTheme.dataset_id, DatasetTheme.theme),
-            "borough": (DatasetBorough.dataset_id, DatasetBorough.gss_code),
-            "res_format": (Resource.dataset_id, Resource.format),
-        }[key]
-        n = func.count(func.distinct(owner))
-        stmt = select(value, n).where(owner.in_(ids), value != "")
-    stmt = stmt.group_by(value).order_by(n.desc(), value).limit(limit)
-    return [(str(v), int(c)) for v, c in session.execute(stmt)]
+        edges = state.multi[key]
+        sel = edges.alive & mask[edges.pos] if len(edges.pos) else edges.alive
+        counts = np.bincount(edges.val[sel], minlength=len(vocab.values))
+    present = np.flatnonzero(counts)
+    top = sorted(present.tolist(), key=lambda c: (-int(counts[c]), vocab.values[c]))
+    return [(vocab.values[c], int(counts[c])) for c in top if vocab.values[c] != ""][:limit]
 
 
 def tag_names(session: Session, actor: Any, *, query: str | None = None) -> list[str]:

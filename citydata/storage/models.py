@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -220,11 +221,36 @@ class DatasetSearch(Base):
     dataset_id: Mapped[str] = mapped_column(
         ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
     )
+    #: Integer id of this version of the document: the FTS5 rowid on SQLite, so matching
+    #: and deleting never scan by text id. Taken from the search change sequence.
+    doc_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, unique=True)
     name: Mapped[str] = mapped_column(String(100), default="")
     title: Mapped[str] = mapped_column(Text, default="")
     notes: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[str] = mapped_column(Text, default="")
     organization: Mapped[str] = mapped_column(Text, default="")
+
+
+class SearchState(Base):
+    """One row holding the catalog's change sequence.
+
+    Every write to the search index bumps ``seq`` inside its own transaction, so the row lock
+    orders writers: change numbers are handed out in commit order with no gaps, and each API
+    process can bring its in-memory facet index up to date by reading the changes after the
+    last number it has seen.
+    """
+
+    __tablename__ = "search_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SearchChange(Base):
+    """Which dataset changed at each sequence number (read by the facet index)."""
+
+    __tablename__ = "search_changes"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    dataset_id: Mapped[str] = mapped_column(String(36))
 
 
 class RefBorough(Base):
