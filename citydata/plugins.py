@@ -13,6 +13,7 @@ DEFAULT_PLUGINS = (
     "citydata.api.plugin",
     "citydata.web.plugin",
     "citydata.demo.plugin",
+    "citydata.standards.plugin",
 )
 
 
@@ -20,12 +21,6 @@ def get_plugin_manager(extra: tuple[str, ...] = ()) -> pluggy.PluginManager:
     pm = pluggy.PluginManager("citydata")
     pm.add_hookspecs(hookspecs)
     for name in (*DEFAULT_PLUGINS, *extra):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real missing dependency inside the plugin
-                raise
-            continue  # a built-in plugin not present in this build
-        pm.register(module, name=name)
+        pm.register(importlib.import_module(name), name=name)
     pm.load_setuptools_entrypoints("citydata")
     return pm

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     #: Load every GB postcode ("gb") or only London's ("london") into the gazetteer.
     postcodes: Literal["gb", "london", "none"] = "gb"
     smtp_url: str = ""
+    #: Datastore: queries stop after this many seconds; SQL results are capped at this many rows.
+    query_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    sql_row_cap: int = Field(default=32000, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

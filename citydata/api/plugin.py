@@ -9,8 +9,12 @@ from citydata.hookspecs import hookimpl
 
 @hookimpl
 def citydata_routes(platform: Any) -> list[Any]:
+    import citydata.api.ckan_datastore  # noqa: F401
     from citydata.api.ckan import router as ckan
     from citydata.api.dcat import router as dcat
+    from citydata.api.diff import router as diff
     from citydata.api.downloads import router as downloads
+    from citydata.api.rows import router as rows
+    from citydata.api.standards import router as standards
 
-    return [ckan, downloads, dcat]
+    return [ckan, downloads, dcat, rows, diff, standards]

@@ -31,7 +31,8 @@ from citydata.catalog.names import (
 )
 from citydata.catalog.organizations import get_organization, organization_dict
 from citydata.catalog.themes import FREQUENCIES, THEMES
-from citydata.errors import Conflict, NotAuthenticated, NotFound
+from citydata.errors import Conflict, NotAuthenticated, NotFound, ValidationError
+from citydata.standards.validate import check_conforms_to
 from citydata.storage.models import (
     Dataset,
     DatasetBorough,
@@ -131,6 +132,9 @@ def dataset_dict(ctx: Ctx, ds: Dataset) -> dict[str, Any]:
         ],
         "num_tags": len(ds.tags),
         "extras": json.loads(ds.extras or "[]"),
+        "conforms_to": ds.conforms_to,
+        "quality_score": ds.quality_score,
+        "quality": json.loads(ds.quality or "{}"),
         "resources": [resource_dict(ctx, ds, r) for r in ds.resources if r.current_version >= 0],
         "num_resources": len(ds.resources),
         "creator_user_id": ds.creator_user_id,
@@ -233,6 +237,13 @@ def _apply(ctx: Ctx, ds: Dataset, data: dict, errors: Errors, *, creating: bool)
             ds.access_level = "private"
         elif ds.access_level == "private":
             ds.access_level = "open"
+    if "conforms_to" in data:
+        try:
+            ds.conforms_to = check_conforms_to(data["conforms_to"] or "")
+        except ValidationError as exc:
+            for field, messages in exc.fields.items():
+                for message in messages:
+                    errors.add(field, message)
     if "frequency" in data:
         freq = (data["frequency"] or "").lower()
         if freq and freq not in FREQUENCIES:

@@ -27,6 +27,7 @@ import numpy as np
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
+from citydata.catalog.quality import band as quality_band
 from citydata.storage.models import (
     Dataset,
     DatasetBorough,
@@ -39,7 +40,7 @@ from citydata.storage.models import (
     SearchState,
 )
 
-SINGLE = ("organization", "license_id", "access_level")
+SINGLE = ("organization", "license_id", "access_level", "quality")
 MULTI = ("tags", "theme", "borough", "res_format")
 #: Rebuild from scratch rather than patch when this share of datasets changed.
 REBUILD_SHARE = 0.2
@@ -88,6 +89,7 @@ class State:
     multi: dict[str, Edges]
     modified: np.ndarray  # float64 epoch seconds
     created: np.ndarray
+    score: np.ndarray  # float64 quality score (-1 when never assessed)
     names: np.ndarray  # object arrays, for sorting by name/title
     titles: np.ndarray
     vocab: dict[str, Vocabulary] = field(default_factory=dict)
@@ -97,6 +99,10 @@ class State:
     @property
     def size(self) -> int:
         return len(self.ids)
+
+
+def band_of(score: float) -> str:
+    return quality_band(None if score < 0 else int(score))
 
 
 def _epoch(dt: datetime | None) -> float:
@@ -115,6 +121,7 @@ class _Rows:
     access: list[str] = field(default_factory=list)
     modified: list[float] = field(default_factory=list)
     created: list[float] = field(default_factory=list)
+    score: list[float] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     titles: list[str] = field(default_factory=list)
     docs: list[int | None] = field(default_factory=list)
@@ -136,6 +143,7 @@ def _read(conn: Any, ids: list[str] | None) -> _Rows:
             Dataset.name,
             Dataset.title,
             DatasetSearch.doc_id,
+            Dataset.quality_score,
         )
         .join(Organization, Organization.id == Dataset.owner_org)
         .outerjoin(DatasetSearch, DatasetSearch.dataset_id == Dataset.id)
@@ -155,6 +163,7 @@ def _read(conn: Any, ids: list[str] | None) -> _Rows:
             rows.names.append(r[8])
             rows.titles.append((r[9] or "").lower())
             rows.docs.append(r[10])
+            rows.score.append(-1.0 if r[11] is None else float(r[11]))
         for key, owner, value, extra in (
             ("tags", DatasetTag.dataset_id, DatasetTag.tag, None),
             ("theme", DatasetTheme.dataset_id, DatasetTheme.theme, None),
@@ -188,6 +197,7 @@ def build(conn: Any, seq: int) -> State:
         },
         modified=np.zeros(0),
         created=np.zeros(0),
+        score=np.zeros(0),
         names=np.zeros(0, object),
         titles=np.zeros(0, object),
         vocab={k: Vocabulary() for k in ("org_id", *SINGLE, *MULTI)},
@@ -221,6 +231,7 @@ def apply(old: State, rows: _Rows, seq: int) -> State:
     single = {k: extend(v, np.int32, 0) for k, v in old.single.items()}
     modified = extend(old.modified, np.float64, 0.0)
     created = extend(old.created, np.float64, 0.0)
+    score = extend(old.score, np.float64, -1.0)
     names = extend(old.names, object, "")
     titles = extend(old.titles, object, "")
     pos = np.asarray(positions, dtype=np.int64)
@@ -230,6 +241,8 @@ def apply(old: State, rows: _Rows, seq: int) -> State:
         single["organization"][pos] = [vocab["organization"].code(v) for v in rows.org_name]
         single["license_id"][pos] = [vocab["license_id"].code(v) for v in rows.license]
         single["access_level"][pos] = [vocab["access_level"].code(v) for v in rows.access]
+        single["quality"][pos] = [vocab["quality"].code(band_of(v)) for v in rows.score]
+        score[pos] = rows.score
         modified[pos] = rows.modified
         created[pos] = rows.created
         names[pos] = rows.names
@@ -254,19 +267,20 @@ def apply(old: State, rows: _Rows, seq: int) -> State:
                 newest[p] = doc
         doc_pos = {doc: p for p, doc in newest.items()}
     return State(
-        seq,
-        ids,
-        pos_of,
-        alive,
-        org_id,
-        single,
-        multi,
-        modified,
-        created,
-        names,
-        titles,
-        vocab,
-        doc_pos,
+        seq=seq,
+        ids=ids,
+        pos_of=pos_of,
+        alive=alive,
+        org_id=org_id,
+        single=single,
+        multi=multi,
+        modified=modified,
+        created=created,
+        score=score,
+        names=names,
+        titles=titles,
+        vocab=vocab,
+        doc_pos=doc_pos,
     )
 
 

@@ -19,6 +19,7 @@ from citydata.catalog.names import Errors, check_text, check_url
 from citydata.datastore.ingest import ingest as datastore_ingest
 from citydata.datastore.ingest import is_tabular
 from citydata.errors import NotFound, ValidationError
+from citydata.standards.validate import apply_standard
 from citydata.storage.files import StagedFile
 from citydata.storage.models import Dataset, Resource, ResourceVersion, utcnow
 
@@ -193,6 +194,9 @@ def _add_version(ctx: Ctx, r: Resource, upload: StagedFile) -> ResourceVersion:
         v.row_count = snapshot.row_count
         v.columns = json.dumps(snapshot.columns)
         v.report = json.dumps(snapshot.report())
+        dataset = ctx.session.get(Dataset, r.dataset_id)
+        if dataset is not None:
+            apply_standard(ctx, dataset, v)  # sets "invalid" + report when rows break it
     ctx.session.add(v)
     r.versions.append(v)
     # Only a version that was read (or needs no reading) replaces a good one: a broken or

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from citydata.access.policy import visible_datasets_clause, visible_mask
-from citydata.catalog import facet_index
+from citydata.catalog import facet_index, quality
 from citydata.errors import QueryError as ValidationError
 from citydata.storage.models import (
     Dataset,
@@ -42,6 +42,7 @@ FACETS = {
     "theme": "Themes",
     "borough": "Boroughs",
     "access_level": "Access",
+    "quality": "Quality",
 }
 ALIASES = {
     "groups": "theme",
@@ -58,6 +59,7 @@ SORTS = {
     "name": Dataset.name,
     "title_string": Dataset.title,
     "title": Dataset.title,
+    "quality_score": Dataset.quality_score,
 }
 WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -80,7 +82,12 @@ def next_change(session: Session, dataset_id: str) -> int:
 
 
 def index_dataset(session: Session, ds: Dataset) -> None:
-    """Write (or rewrite) the dataset's search document; inactive datasets are removed."""
+    """Write (or rewrite) the dataset's search document; inactive datasets are removed.
+
+    Called after every change to a dataset or its resources, so it also refreshes what search
+    derives from the dataset: its quality assessment (sortable and a facet).
+    """
+    quality.update_quality(ds)
     _drop_document(session, ds.id)
     seq = next_change(session, ds.id)
     if ds.state != "active":
@@ -184,6 +191,7 @@ def parse_filters(fq: str) -> tuple[list[Filter], str]:
 
 
 FILTERABLE = {
+    "quality",
     "organization",
     "owner_org",
     "tags",
@@ -227,7 +235,7 @@ def _filter_mask(state: Any, f: Filter) -> np.ndarray | None:
             fields={"fq": [f"Unknown field {f.field}"]},
         )
     v = f.values
-    if f.field in ("organization", "license_id", "access_level"):
+    if f.field in ("organization", "license_id", "access_level", "quality"):
         mask = np.isin(state.single[f.field], _codes(state, f.field, v))
     elif f.field == "owner_org":
         mask = np.isin(state.org_id, _codes(state, "org_id", v))
@@ -325,6 +333,8 @@ def _order(
             key = state.modified[matched]
         elif name == "metadata_created":
             key = state.created[matched]
+        elif name == "quality_score":
+            key = state.score[matched]
         else:  # name, title, title_string: rank the strings among the matches
             column = state.names if name == "name" else state.titles
             key = np.unique(column[matched], return_inverse=True)[1].astype(np.float64)

@@ -45,7 +45,7 @@ def main(ctx: click.Context) -> None:
     """citydata: the city's data catalog, APIs and data services."""
 
 
-from citydata.cli import commands  # noqa: E402,F401  (registers the core commands)
+from citydata.cli import commands, datastore_commands  # noqa: E402,F401  (registers commands)
 
 
 def _load_plugin_commands() -> None:

@@ -249,6 +249,22 @@ def search(ctx: click.Context, query: str, fq: str, rows: int) -> None:
                 click.echo(f"  {ds.name:50}  {ds.title}")
 
 
+@main.group()
+def quality() -> None:
+    """Dataset quality scores."""
+
+
+@quality.command("refresh")
+@click.pass_context
+def quality_refresh(ctx: click.Context) -> None:
+    """Re-assess every dataset (run daily: 'updated on time' depends on the date)."""
+    from citydata.catalog.quality import refresh_all
+
+    with _ctx(ctx) as c:
+        changed = refresh_all(c.session)
+    click.echo(f"{changed} datasets changed score")
+
+
 @main.command()
 @click.option(
     "--staging-age",

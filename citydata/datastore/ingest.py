@@ -219,8 +219,8 @@ def _collect_rejects(con: duckdb.DuckDBPyConnection, result: IngestResult) -> No
 
 def _describe(con: duckdb.DuckDBPyConnection, out: Path, result: IngestResult) -> None:
     path = sql_literal_path(out)
-    counted = con.execute(f"SELECT count(*) FROM read_parquet({path})").fetchone()
-    result.row_count = int(counted[0]) if counted else 0
+    counted = con.execute(f"SELECT count(*) FROM read_parquet({path})").fetchall()
+    result.row_count = int(counted[0][0]) if counted else 0
     result.columns = [
         {"name": name, "type": str(kind)}
         for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM read_parquet({path})").fetchall()

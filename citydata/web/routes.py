@@ -12,3 +12,7 @@ from citydata.web import routes_dataset, routes_home, routes_publish, routes_use
 router = APIRouter(include_in_schema=False)
 for module in (routes_home, routes_publish, routes_user, routes_dataset):
     router.include_router(module.router)
+
+from citydata.web import routes_diff  # noqa: E402
+
+router.include_router(routes_diff.router)

@@ -31,6 +31,21 @@ def download_path(ds_name: str, resource: dict[str, Any], version: int | None = 
     return f"{path}?version={version}" if version is not None else path
 
 
+def report_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """What a person needs from an ingest/validation report: a heading and a few problems."""
+    validation = report.get("validation") or {}
+    if validation.get("errors"):
+        return {
+            "problem_heading": f"{validation.get('error_count', 0):,} problems against "
+                               f"{validation.get('standard', 'the standard')}",
+            "problems": validation["errors"][:5],
+        }
+    if report.get("errors"):
+        return {"problem_heading": "Why it could not be read",
+                "problems": [{"message": e} for e in report["errors"][:5]]}
+    return {"problem_heading": "", "problems": []}
+
+
 def resource_views(ctx: Ctx, ds: dict[str, Any]) -> list[dict[str, Any]]:
     """Resources with download links, versions newest first, and previews where allowed."""
     out = []
@@ -42,7 +57,11 @@ def resource_views(ctx: Ctx, ds: dict[str, Any]) -> list[dict[str, Any]]:
         view["download_path"] = download_path(
             ds["name"], r, filename=current["filename"] if current else "")
         view["versions"] = [
-            {**v, "download_path": download_path(ds["name"], r, v["version"], v["filename"])}
+            {
+                **v,
+                "download_path": download_path(ds["name"], r, v["version"], v["filename"]),
+                **report_summary(v.get("report") or {}),
+            }
             for v in versions
         ]
         view["preview"] = None
