@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -189,6 +190,8 @@ def org_member(ctx: click.Context, org_name: str, user_name: str, role: str) -> 
     default=None,
     type=click.Choice(["open", "registered", "shared", "restricted", "private"]),
 )
+@click.option("--standard", default=None,
+              help="Data standard the dataset follows (see 'citydata standards list').")
 @click.pass_context
 def publish(
     ctx: click.Context,
@@ -198,8 +201,14 @@ def publish(
     dataset_name: str | None,
     description: str,
     access_level: str | None,
+    standard: str | None,
 ) -> None:
-    """Upload FILE into a dataset (created if needed); re-publishing adds a version."""
+    """Upload FILE into a dataset (created if needed); re-publishing adds a version.
+
+    Tabular files are loaded so their rows can be queried; if the dataset follows a data
+    standard, every row is checked and problems are listed. A file that cannot be read or
+    fails its standard is kept with its report, the previous version stays live, and the
+    command exits with status 1."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     from citydata.catalog.publish import publish_file
@@ -207,6 +216,8 @@ def publish(
     meta: dict = {"notes": description}
     if access_level:
         meta["access_level"] = access_level
+    if standard:
+        meta["conforms_to"] = standard
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -225,8 +236,36 @@ def publish(
                 metadata=meta,
                 progress=lambda n: bar.advance(task, n),
             )
-    click.echo(f"Published {file.name} as version {res['version']} of resource {res['id']}")
+    new = max(res["versions"], key=lambda v: v["version"])
+    click.echo(f"Uploaded {file.name} as version {new['version']} of resource {res['id']}")
     click.echo(f"Dataset: {ds['name']} ({len(ds['resources'])} resources)")
+    _print_ingest_report(new, current=res["version"])
+    if new["version"] != res["version"]:
+        sys.exit(1)  # the upload was kept with its report but did not replace the live data
+
+
+def _print_ingest_report(version: dict, *, current: int | None) -> None:
+    """Say what happened to the rows: loaded, unreadable, or failing the standard."""
+    report = version.get("report") or {}
+    status = version.get("ingest_status")
+    if status == "ok":
+        cols = len(version.get("columns") or [])
+        click.echo(f"Rows: {version['row_count']:,} in {cols} columns, queryable now")
+    for warning in report.get("warnings", []):
+        click.secho(f"Note: {warning}", fg="yellow")
+    for error in report.get("errors", []):
+        click.secho(f"Could not read the file: {error}", fg="red", err=True)
+    validation = report.get("validation") or {}
+    if validation.get("errors"):
+        click.secho(
+            f"{validation['error_count']:,} problems against {validation['standard']}:",
+            fg="red",
+            err=True,
+        )
+        for e in validation["errors"][:10]:
+            click.echo(f"  row {e.get('row')}, {e.get('field')}: {e.get('message')}", err=True)
+    if status in ("failed", "invalid") and current and current != version["version"]:
+        click.secho(f"Version {current} stays current.", fg="yellow", err=True)
 
 
 @main.command()
