@@ -314,11 +314,15 @@ def quality_refresh(ctx: click.Context) -> None:
 )
 @click.pass_context
 def gc(ctx: click.Context, staging_age: int) -> None:
-    """Remove stale upload staging files and stored files no version refers to."""
+    """Remove stale upload staging files, stored files no version refers to, and old search
+    change-log entries. Run it daily."""
     from citydata.catalog.resources import referenced_blobs
+
+    from citydata.catalog.facet_index import prune_changes
 
     platform = _platform(ctx)
     with platform.db.session() as session:
         referenced = referenced_blobs(session)
+        prune_changes(session)
     removed = platform.files.collect_garbage(referenced, tmp_older_than=staging_age)
     click.echo(f"Removed {removed['tmp']} staging files and {removed['blobs']} unreferenced files")
