@@ -316,9 +316,8 @@ def quality_refresh(ctx: click.Context) -> None:
 def gc(ctx: click.Context, staging_age: int) -> None:
     """Remove stale upload staging files, stored files no version refers to, and old search
     change-log entries. Run it daily."""
-    from citydata.catalog.resources import referenced_blobs
-
     from citydata.catalog.facet_index import prune_changes
+    from citydata.catalog.resources import referenced_blobs
 
     platform = _platform(ctx)
     with platform.db.session() as session:
