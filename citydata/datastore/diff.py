@@ -19,30 +19,13 @@ import duckdb
 
 from citydata.catalog.context import Ctx
 from citydata.catalog.resources import show_resource, version_for_download
-from citydata.datastore.engine import Timeout, connect, sql_literal_path
+from citydata.datastore.engine import NUMERIC_TYPES, Timeout, connect, sql_literal_path
+from citydata.datastore.engine import quote_ident as q
 from citydata.errors import NotFound, QueryError, field_error
 from citydata.storage.models import Dataset, ResourceVersion
 
 MAX_LIMIT = 10_000
 TIMEOUT_SECONDS = 120.0
-NUMERIC = (
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "FLOAT",
-    "DOUBLE",
-    "DECIMAL",
-)
-
-
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def jsonable(value: Any) -> Any:
@@ -92,7 +75,7 @@ def _comparable(col: str, side: str, types: tuple[str, str]) -> str:
     ref = f"{side}.{q(col)}" if side else q(col)
     if types[0] == types[1]:
         return ref
-    if all(t.split("(")[0] in NUMERIC for t in types):
+    if all(t.split("(")[0] in NUMERIC_TYPES for t in types):
         return f"CAST({ref} AS DOUBLE)"
     return f"CAST({ref} AS VARCHAR)"
 

@@ -51,6 +51,20 @@ def connect(
     return con
 
 
+#: DuckDB's integer and numeric type names (parameters such as DECIMAL(18,3) stripped).
+INTEGER_TYPES = (
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+)  # fmt: skip
+NUMERIC_TYPES = (*INTEGER_TYPES, "FLOAT", "DOUBLE", "DECIMAL")
+
+
+def quote_ident(name: str) -> str:
+    """A column or table name as a quoted SQL identifier. Callers still only pass names taken
+    from a snapshot's known columns, never raw user input."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def sql_literal_path(path: Path) -> str:
     """A file path as a SQL string literal (paths are ours, but quote them properly anyway)."""
     return "'" + str(path).replace("'", "''") + "'"

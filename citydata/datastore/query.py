@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from citydata.catalog.context import Ctx
 from citydata.catalog.resources import version_for_download
-from citydata.datastore.engine import Timeout, connect, sql_literal_path
+from citydata.datastore.engine import Timeout, connect, quote_ident, sql_literal_path
 from citydata.errors import NotFound, QueryError
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -59,10 +59,6 @@ _CKAN_TYPES = (
     (("BOOLEAN",), "bool"),
     (("INTERVAL",), "interval"),
 )  # fmt: skip
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)

@@ -15,25 +15,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from citydata.datastore.engine import connect, sql_literal_path
+from citydata.datastore.engine import INTEGER_TYPES, NUMERIC_TYPES, connect, sql_literal_path
+from citydata.datastore.engine import quote_ident as q
 from citydata.errors import NotFound, field_error
 
-NUMERIC_TYPES = (
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "UHUGEINT",
-    "FLOAT",
-    "DOUBLE",
-    "DECIMAL",
-)
-INTEGER_TYPES = NUMERIC_TYPES[:10]
 TRUE_VALUES = ("true", "yes", "1", "t", "y")
 FALSE_VALUES = ("false", "no", "0", "f", "n")
 FORMAT_PATTERNS = {
@@ -51,11 +36,6 @@ TYPE_WORDS = {
     "year": "a year",
     "yearmonth": "a year and month",
 }
-
-
-def q(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def lit(value: Any) -> str:
