@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from bench.generate import Catalog
+from citydata.catalog.search import PG_TSV_INSERT
 from citydata.storage.database import Database, normalise_url
 from citydata.storage.migrate import upgrade
 
@@ -39,15 +40,8 @@ SQLITE_BULK_FTS = (
     "INSERT INTO dataset_fts(rowid, dataset_id, name, title, notes, tags, organization) "
     "SELECT doc_id, dataset_id, name, title, notes, tags, organization FROM dataset_search"
 )
-#: The weighted tsvector index_dataset writes, for every row at once (PostgreSQL).
-PG_BULK_TSV = (
-    "UPDATE dataset_search SET tsv = "
-    "setweight(to_tsvector('english', coalesce(title,'')), 'A') || "
-    "setweight(to_tsvector('english', coalesce(name,'')), 'A') || "
-    "setweight(to_tsvector('english', coalesce(tags,'')), 'B') || "
-    "setweight(to_tsvector('english', coalesce(organization,'')), 'C') || "
-    "setweight(to_tsvector('english', coalesce(notes,'')), 'D')"
-)
+#: The weighted vectors, with the very SQL index_dataset runs (for every row at once).
+PG_BULK_TSV = PG_TSV_INSERT
 
 
 def _sqlite_value(value: object) -> object:
@@ -120,8 +114,8 @@ def load_postgresql(url: str, cat: Catalog) -> None:
                 with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
-            cur.execute(PG_BULK_TSV)
             cur.execute(PG_BULK_DOC_IDS)
+            cur.execute(PG_BULK_TSV)
             cur.execute(BULK_SEQUENCE)
             raw.commit()
         finally:
@@ -140,8 +134,9 @@ def _index_rows(session: Session, ids: list[str]) -> dict[str, tuple]:
                "f.name, f.title, f.notes, f.tags, f.organization FROM dataset_search s "
                "JOIN dataset_fts f ON f.rowid = s.doc_id WHERE s.dataset_id = :id")
     else:
-        sql = ("SELECT dataset_id, name, title, notes, tags, organization, tsv::text "
-               "FROM dataset_search WHERE dataset_id = :id")
+        sql = ("SELECT s.dataset_id, s.name, s.title, s.notes, s.tags, s.organization, "
+               "t.tsv::text FROM dataset_search s JOIN dataset_tsv t ON t.doc_id = s.doc_id "
+               "WHERE s.dataset_id = :id")
     out = {}
     for i in ids:
         rows = session.execute(text(sql), {"id": i}).all()

@@ -107,7 +107,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     engine = create_engine(url)
     with engine.begin() as conn:
         names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        conn.execute(text(f"TRUNCATE {names} CASCADE"))
+        # dataset_tsv is written by SQL, not mapped, so it is named here.
+        conn.execute(text(f"TRUNCATE {names}, dataset_tsv CASCADE"))
         conn.execute(text("INSERT INTO search_state (id, seq) VALUES (1, 0)"))
     engine.dispose()
 

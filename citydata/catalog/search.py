@@ -1,7 +1,7 @@
 """Ranked full-text search with facets (SQLite FTS5 or PostgreSQL full-text).
 
 The index is one row per active dataset in ``dataset_search``; SQLite mirrors it into the FTS5
-table ``dataset_fts`` and PostgreSQL keeps a weighted ``tsv`` column with a GIN index. Every
+table ``dataset_fts`` and PostgreSQL a weighted vector in ``dataset_tsv`` with a GIN index. Every
 query, count and facet is restricted by :func:`citydata.access.policy.visible_datasets_clause`,
 so facet counts never reveal a dataset the caller may not see.
 """
@@ -115,18 +115,18 @@ def index_dataset(session: Session, ds: Dataset) -> None:
             doc,
         )
     else:
-        session.execute(
-            text(
-                "UPDATE dataset_search SET tsv = "
-                "setweight(to_tsvector('english', coalesce(title,'')), 'A') || "
-                "setweight(to_tsvector('english', coalesce(name,'')), 'A') || "
-                "setweight(to_tsvector('english', coalesce(tags,'')), 'B') || "
-                "setweight(to_tsvector('english', coalesce(organization,'')), 'C') || "
-                "setweight(to_tsvector('english', coalesce(notes,'')), 'D') "
-                "WHERE dataset_id = :id"
-            ),
-            {"id": ds.id},
-        )
+        session.execute(text(PG_TSV_INSERT + " WHERE dataset_id = :id"), {"id": ds.id})
+
+
+#: The weighted vector of one search document (PostgreSQL), title and name first.
+PG_TSV_INSERT = (
+    "INSERT INTO dataset_tsv (doc_id, tsv) SELECT doc_id, "
+    "setweight(to_tsvector('english', coalesce(title,'')), 'A') || "
+    "setweight(to_tsvector('english', coalesce(name,'')), 'A') || "
+    "setweight(to_tsvector('english', coalesce(tags,'')), 'B') || "
+    "setweight(to_tsvector('english', coalesce(organization,'')), 'C') || "
+    "setweight(to_tsvector('english', coalesce(notes,'')), 'D') FROM dataset_search"
+)
 
 
 def _drop_document(session: Session, dataset_id: str) -> None:
@@ -134,8 +134,12 @@ def _drop_document(session: Session, dataset_id: str) -> None:
         select(DatasetSearch.doc_id).where(DatasetSearch.dataset_id == dataset_id)
     )
     session.execute(delete(DatasetSearch).where(DatasetSearch.dataset_id == dataset_id))
-    if session.get_bind().dialect.name == "sqlite" and doc_id is not None:
+    if doc_id is None:
+        return
+    if session.get_bind().dialect.name == "sqlite":
         session.execute(text("DELETE FROM dataset_fts WHERE rowid = :r"), {"r": doc_id})
+    else:
+        session.execute(text("DELETE FROM dataset_tsv WHERE doc_id = :r"), {"r": doc_id})
 
 
 def unindex_dataset(session: Session, dataset_id: str) -> None:
@@ -299,8 +303,8 @@ def _text_hits(session: Session, q: str) -> list[tuple[int, float]] | None:
         return [(int(doc), -float(rank)) for doc, rank in rows]
     rows = session.execute(
         text(
-            "SELECT doc_id, ts_rank_cd(tsv, websearch_to_tsquery('english', :q)) "
-            "FROM dataset_search WHERE tsv @@ websearch_to_tsquery('english', :q)"
+            "SELECT doc_id, ts_rank(tsv, websearch_to_tsquery('english', :q)) "
+            "FROM dataset_tsv WHERE tsv @@ websearch_to_tsquery('english', :q)"
         ),
         {"q": q},
     )
