@@ -230,7 +230,13 @@ def _describe(con: duckdb.DuckDBPyConnection, out: Path, result: IngestResult) -
 # -- XLSX ---------------------------------------------------------------------------------------
 def check_zip_bomb(path: Path) -> None:
     """Refuse archives that expand far beyond their size before any XML parser sees them."""
-    with zipfile.ZipFile(path) as zf:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise IngestError(
+            "The file is not a readable XLSX workbook: it is not a zip archive"
+        ) from None
+    with archive as zf:
         total = 0
         for info in zf.infolist():
             total += info.file_size
