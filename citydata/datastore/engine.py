@@ -92,7 +92,9 @@ class Timeout:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        if self.fired and exc is not None:
+        # Fired means the limit passed, whether DuckDB saw the interrupt or the statement had
+        # not started yet (then the interrupt is lost): either way the work ran too long.
+        if self.fired:
             raise QueryError(
                 f"The query took longer than {self.seconds:g} seconds and was stopped; "
                 "narrow it with filters or a smaller limit"

@@ -60,7 +60,7 @@ def is_tabular(fmt: str) -> bool:
 
 
 def ingest(
-    files: FileStore, blob_sha256: str, fmt: str, *, work_dir: Path, memory_limit: str = "1GB"
+    files: FileStore, blob_sha256: str, fmt: str, *, work_dir: Path, memory_limit: str = "768MB"
 ) -> IngestResult:
     """Build the snapshot for a stored blob; the result says whether it worked and why not."""
     work = work_dir / f"ingest-{uuid.uuid4().hex}"
@@ -157,9 +157,12 @@ def _from_csv(
     con = connect(
         readable=[source], writable_dirs=[work], memory_limit=memory_limit, temp_dir=work / "spill"
     )
+    # DuckDB sizes its read buffer from the line limit (16x by default): a 1 GiB buffer for
+    # 64 MiB lines would not fit the memory cap, so it gets an explicit one.
     base = (
         f"read_csv({sql_literal_path(source)}, header=true, null_padding=true, "
-        f"max_line_size={MAX_LINE_BYTES}" + (", delim='\\t'" if tab else "")
+        f"max_line_size={MAX_LINE_BYTES}, buffer_size={2 * MAX_LINE_BYTES}"
+        + (", delim='\\t'" if tab else "")
     )
     attempts = [
         (base + ")", None),

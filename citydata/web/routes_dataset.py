@@ -16,6 +16,7 @@ from citydata.catalog.context import Ctx
 from citydata.web import labels
 from citydata.web.preview import is_tabular, read_preview
 from citydata.web.render import actor_context, render_page
+from citydata.web.routes_data import add_profiles
 
 router = APIRouter(include_in_schema=False)
 
@@ -99,10 +100,12 @@ def dataset_page(request: Request, name: str) -> Response:
         if ds["name"] != name:  # reached by id: send readers to the one canonical address
             return RedirectResponse(f"/dataset/{ds['name']}", status_code=301)
         boroughs = labels.borough_names(ctx.session) if ds["boroughs"] else {}
+        views = resource_views(ctx, ds)
+        add_profiles(ctx, ds, views)
         return render_page(request, "dataset.html", {
             **actor_context(ctx),
             "ds": ds,
-            "resources": resource_views(ctx, ds),
+            "resources": views,
             "themes": [(t, labels.theme_label(t)) for t in ds["themes"]],
             "boroughs": [(b, boroughs.get(b, b)) for b in ds["boroughs"]],
             "contact": {

@@ -27,12 +27,13 @@ from citydata.web import labels
 from citydata.web.csrf import FIELD, check_csrf
 from citydata.web.forms import login_redirect, see_other, signed_in
 from citydata.web.render import actor_context, add_notice, render_page
+from citydata.web.routes_data import standard_options
 
 router = APIRouter(include_in_schema=False)
 
 #: Form fields in page order: the error summary lists problems in this order.
 DATASET_FIELDS = ["owner_org", "title", "name", "notes", "license_id", "access_level",
-                  "tag_string", "themes", "frequency", "file"]
+                  "tag_string", "themes", "frequency", "conforms_to", "file"]
 #: Catalog field names that the form shows under another name.
 FIELD_ALIASES = {"tags": "tag_string"}
 FRIENDLY = {"That URL is already in use.":
@@ -88,6 +89,7 @@ def _dataset_form(request: Request, ctx: Ctx, values: dict[str, Any],
                           for lvl in ACCESS_LEVELS],
         "themes": list(THEMES.items()),
         "frequencies": [("", "Not stated"), *FREQUENCIES.items()],
+        "standards": standard_options(request),
         "max_upload": ctx.settings.max_upload_bytes,
     }, status_code=400 if errors else 200)
 
@@ -145,6 +147,7 @@ async def new_dataset(request: Request) -> Response:
                     "notes": values["notes"], "license_id": values["license_id"],
                     "access_level": values["access_level"], "tag_string": values["tag_string"],
                     "themes": values["themes"], "frequency": values["frequency"],
+                    "conforms_to": values["conforms_to"],
                 })
                 resources.create_resource(ctx, {"package_id": ds["id"]}, staged)
                 return str(ds["name"])

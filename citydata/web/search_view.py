@@ -32,13 +32,18 @@ FACETS: dict[str, str] = {
     "res_format": "Format",
     "license_id": "Licence",
     "access_level": "Access",
+    "quality": "Quality",
 }
+#: Quality bands (catalog.quality.BANDS), best first, as the facet lists them.
+QUALITY_BANDS = {"excellent": "Excellent (80 to 100)", "good": "Good (60 to 79)",
+                 "fair": "Fair (40 to 59)", "poor": "Poor (below 40)"}
 #: Sort key in the URL → (label, catalog sort expression).
 SORTS: dict[str, tuple[str, str]] = {
     "relevance": ("Most relevant", "score desc, metadata_modified desc"),
     "modified": ("Recently updated", "metadata_modified desc"),
     "created": ("Recently added", "metadata_created desc"),
     "title": ("Title (A to Z)", "title_string asc"),
+    "quality": ("Highest quality", "quality_score desc, metadata_modified desc"),
 }
 PAGE_SIZE = 20
 FACET_SHOWN = 8  # values shown before "Show more"; the rest sit in a disclosure
@@ -125,6 +130,7 @@ def _value_labeller(ctx: Ctx, facets: dict[str, list[tuple[str, int]]],
                 "borough": lambda v: boroughs.get(v, v),
                 "license_id": labels.license_title,
                 "access_level": labels.access_label,
+                "quality": lambda v: QUALITY_BANDS.get(v, v),
             }.get(name, lambda v: v)(value)
     return out
 
@@ -166,6 +172,9 @@ def run_search(ctx: Ctx, req: SearchRequest, base: str,
         ]
         if not items:
             continue
+        if name == "quality":  # bands in their natural order, not by count
+            rank = list(QUALITY_BANDS)
+            items.sort(key=lambda i: rank.index(i["value"]) if i["value"] in rank else 99)
         # Selected values first so they are never hidden behind "Show more".
         items.sort(key=lambda i: not i["selected"])
         facets.append({"name": name, "label": FACETS[name], "items": items[:FACET_SHOWN],
