@@ -296,10 +296,21 @@ def _keyset(
     )
 
 
-def compile_rows(
+@dataclass
+class _Parts:
+    """The pieces of one row SELECT over ``snap``, before they are joined into SQL."""
+
+    select: list[str]
+    out_cols: list[Column]
+    where: list[str]
+    params: list[Any]
+    order: list[str]
+    sort: list[tuple[Column, bool]]
+
+
+def _compile_parts(
     con: duckdb.DuckDBPyConnection, snap: Snapshot, q: RowQuery, *, for_keyset: bool = False
-) -> tuple[str, list[Any], list[Column]]:
-    """SELECT over the ``snap`` view for ``q``: (sql, params, output columns)."""
+) -> _Parts:
     if for_keyset and len(q.sort) > 1:
         raise QueryError("Sort by one column at a time (_sort or _sort_desc)")
     names = q.columns if q.columns else [c.name for c in snap.columns]
@@ -323,16 +334,28 @@ def compile_rows(
         order += [f"{c.sql} ASC NULLS LAST" for c in out_cols if c.simple]
     else:
         order.append(f"{ROWNUM} ASC")
-    sql = f"SELECT {'DISTINCT ' if q.distinct else ''}{', '.join(select)} FROM snap"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    if order:
-        sql += " ORDER BY " + ", ".join(order)
+    return _Parts(select, out_cols, where, params, order, sort)
+
+
+def _assemble(select: list[str], parts: _Parts, q: RowQuery, *, distinct: bool = False) -> str:
+    sql = f"SELECT {'DISTINCT ' if distinct else ''}{', '.join(select)} FROM snap"
+    if parts.where:
+        sql += " WHERE " + " AND ".join(parts.where)
+    if parts.order:
+        sql += " ORDER BY " + ", ".join(parts.order)
     if q.limit is not None:
         sql += f" LIMIT {int(q.limit)}"
     if q.offset:
         sql += f" OFFSET {int(q.offset)}"
-    return sql, params, out_cols
+    return sql
+
+
+def compile_rows(
+    con: duckdb.DuckDBPyConnection, snap: Snapshot, q: RowQuery, *, for_keyset: bool = False
+) -> tuple[str, list[Any], list[Column]]:
+    """SELECT over the ``snap`` view for ``q``: (sql, params, output columns)."""
+    parts = _compile_parts(con, snap, q, for_keyset=for_keyset)
+    return _assemble(parts.select, parts, q, distinct=q.distinct), parts.params, parts.out_cols
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -368,11 +391,15 @@ def run_page(
     with snapshot_connection(snap) as con:
         limit = q.limit
         probe = RowQuery(**{**q.__dict__, "limit": None if limit is None else limit + 1})
-        sql, params, out_cols = compile_rows(con, snap, probe, for_keyset=keyset)
+        parts = _compile_parts(con, snap, probe, for_keyset=keyset)
+        out_cols = parts.out_cols
         try:
             with Timeout(con, timeout):
-                table = con.sql(sql, params=params).to_arrow_table()
-                rows = table.to_pylist()
+                if limit is None or q.distinct:
+                    sql = _assemble(parts.select, parts, probe, distinct=q.distinct)
+                    rows = con.sql(sql, params=parts.params).to_arrow_table().to_pylist()
+                else:
+                    rows = _late_rows(con, parts, probe)
                 total = _total(con, snap, q) if include_total else None
                 facets = {name: _facet(con, snap, q, name) for name in q.facets}
         except duckdb.Error as exc:
@@ -394,6 +421,33 @@ def run_page(
         next=next_token,
         facets=facets,
     )
+
+
+def _late_rows(con: duckdb.DuckDBPyConnection, parts: _Parts, q: RowQuery) -> list[dict[str, Any]]:
+    """One page in two steps ("late materialisation"), the rows exactly as one SELECT gives.
+
+    A top-N over a filter would otherwise decode every column of every matching row before
+    keeping ``limit`` of them. First the page's row numbers (and sort values) are chosen reading
+    only the filter and sort columns; then just those rows are read, by row number, which lets
+    the Parquet reader skip every row group that holds none of them. The order is the first
+    step's; the sort values come from it too, so the second step does not read those columns.
+    """
+    keys = [ROWNUM, *(c.sql for c, _ in parts.sort)]
+    chosen = con.sql(_assemble(keys, parts, q), params=parts.params).to_arrow_table().to_pylist()
+    if not chosen:
+        return []
+    have = set(keys)
+    rest = [s for s in parts.select if s not in have]
+    if not rest:
+        return chosen
+    numbers = [int(r[ROWNUM]) for r in chosen]
+    sql = (
+        f"SELECT {ROWNUM}, {', '.join(rest)} FROM snap "
+        f"WHERE {ROWNUM} BETWEEN {min(numbers)} AND {max(numbers)} AND {ROWNUM} = ANY(?)"
+    )
+    fetched = con.sql(sql, params=[numbers]).to_arrow_table().to_pylist()
+    by_number = {r[ROWNUM]: r for r in fetched}
+    return [{**r, **by_number[r[ROWNUM]]} for r in chosen]
 
 
 def _total(con: duckdb.DuckDBPyConnection, snap: Snapshot, q: RowQuery) -> int:
