@@ -22,7 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880"
+# The engine baseline writes exactly what ingest writes.
+from citydata.datastore.ingest import SNAPSHOT_OPTIONS  # noqa: E402
+
+PARQUET_OPTIONS = SNAPSHOT_OPTIONS.strip("()")
 
 
 def raw(csv: Path, out: Path) -> dict[str, Any]:

@@ -29,6 +29,10 @@ MAX_LINE_BYTES = 64 * 1024 * 1024  # a 10 MB cell is fine; a 64 MB line is refus
 MAX_XLSX_UNCOMPRESSED = 2 * 1024**3
 MAX_XLSX_RATIO = 200
 MAX_REPORTED = 20
+#: How snapshots are written. lz4 rather than zstd: pages of rows read scattered values from
+#: many row groups, and lz4 decompresses several times faster (measured: filtered page p50
+#: ~450 -> ~180 ms on 10 M rows) for files ~45 % larger.
+SNAPSHOT_OPTIONS = "(FORMAT parquet, COMPRESSION lz4_raw, ROW_GROUP_SIZE 122880)"
 
 
 @dataclass
@@ -72,9 +76,7 @@ def ingest(
         _convert(source, fmt, out, work, result, memory_limit)
         if not result.columns:
             raise IngestError("The file has no columns: is it empty?")
-        with open(out, "rb") as fh:
-            staged = files.stage(fh, max_bytes=2**62, filename="snapshot.parquet")
-        result.snapshot_sha256 = files.commit(staged)
+        result.snapshot_sha256 = files.commit_path(out)
         return result
     except IngestError as exc:
         return IngestResult(status="failed", errors=[str(exc)])
@@ -112,21 +114,34 @@ def _convert(
 
 
 # -- CSV ----------------------------------------------------------------------------------------
-def detect_encoding(path: Path) -> str:
-    """utf-8 (with or without BOM), utf-16 by BOM, else Windows-1252 (UK spreadsheets)."""
+def detect_encoding(path: Path, *, sample: int | None = 1 << 20) -> str:
+    """utf-8 (with or without BOM), utf-16 by BOM, else Windows-1252 (UK spreadsheets).
+
+    Only the first ``sample`` bytes are read (``None``: the whole file): DuckDB checks UTF-8
+    as it parses, and ingest falls back to Windows-1252 if it finds a bad byte later on.
+    """
     with open(path, "rb") as fh:
         head = fh.read(4)
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             return "utf-16"
         fh.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")()
+        read = 0
         try:
             while chunk := fh.read(1 << 20):
                 decoder.decode(chunk)
+                read += len(chunk)
+                if sample is not None and read >= sample:
+                    return "utf-8"  # a character cut at the sample's end is not an error
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             return "cp1252"
     return "utf-8"
+
+
+def _is_encoding_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "unicode" in text or "utf-8" in text or "utf8" in text or "encoding" in text
 
 
 def _transcode(path: Path, encoding: str, target: Path) -> None:
@@ -149,11 +164,23 @@ def _from_csv(
     if _is_blank(source):
         raise IngestError("The file is empty")
     encoding = detect_encoding(source)
-    if encoding != "utf-8":
-        result.warnings.append(f"The file was not UTF-8; it was read as {encoding}")
-        converted = work / "utf8.csv"
-        _transcode(source, encoding, converted)
-        source = converted
+    if encoding == "utf-8":
+        try:
+            _read_csv(source, out, work, result, memory_limit, tab=tab)
+            return
+        except duckdb.Error as exc:
+            if not _is_encoding_error(exc):
+                raise
+            encoding = "cp1252"  # a bad byte past the sampled start of the file
+    result.warnings.append(f"The file was not UTF-8; it was read as {encoding}")
+    converted = work / "utf8.csv"
+    _transcode(source, encoding, converted)
+    _read_csv(converted, out, work, result, memory_limit, tab=tab)
+
+
+def _read_csv(
+    source: Path, out: Path, work: Path, result: IngestResult, memory_limit: str, *, tab: bool
+) -> None:
     con = connect(
         readable=[source], writable_dirs=[work], memory_limit=memory_limit, temp_dir=work / "spill"
     )
@@ -175,7 +202,7 @@ def _from_csv(
             try:
                 con.execute(
                     f"COPY (SELECT * FROM {relation}) TO {sql_literal_path(out)} "
-                    "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+                    + SNAPSHOT_OPTIONS
                 )
                 if note:
                     result.warnings.append(note)
@@ -184,7 +211,9 @@ def _from_csv(
                 break
             except duckdb.Error as exc:
                 last = exc
-                if isinstance(exc, duckdb.OutOfMemoryException):
+                # Out of memory will not get better; a bad encoding is the caller's to fix
+                # (rejecting those rows would silently lose data).
+                if isinstance(exc, duckdb.OutOfMemoryException) or _is_encoding_error(exc):
                     raise
                 continue
         else:
@@ -313,10 +342,7 @@ def _from_other(
             select = _geojson_select(con, path, size)
         else:
             select = f"SELECT * FROM read_json({path}, format='array', maximum_object_size={size})"
-        con.execute(
-            f"COPY ({select}) TO {sql_literal_path(out)} "
-            "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
-        )
+        con.execute(f"COPY ({select}) TO {sql_literal_path(out)} " + SNAPSHOT_OPTIONS)
         _describe(con, out, result)
     finally:
         con.close()

@@ -144,3 +144,11 @@ def test_csv_larger_than_the_read_buffer(store, tmp_path):
     r = ingest(store, sha, "CSV", work_dir=tmp_path / "work")
     assert r.status == "ok", r.errors
     assert r.row_count == 1_500_000
+
+
+def test_bad_byte_after_the_sampled_start_falls_back_to_1252(store, tmp_path):
+    rows = "".join(f"{i},Camden\n" for i in range(200_000))  # > 1 MB of plain UTF-8 first
+    data = ("id,ward\n" + rows).encode() + "200000,Café\n".encode("cp1252")
+    r = run(store, data, "CSV", tmp_path)
+    assert r.status == "ok" and r.row_count == 200_001
+    assert any("cp1252" in w for w in r.warnings) and r.rejected_count == 0
