@@ -187,17 +187,7 @@ def package_search(ctx: Ctx, data: dict, files: dict) -> dict:
 
 
 def package_search_result(ctx: Ctx, found: dict, sort: str | None) -> dict:
-    by_id = {}
-    if found["ids"]:
-        from sqlalchemy import select
-
-        from citydata.storage.models import Dataset
-
-        rows = ctx.session.scalars(
-            select(Dataset).options(*datasets.load_options()).where(Dataset.id.in_(found["ids"]))
-        )
-        by_id = {d.id: d for d in rows}
-    results = [datasets.dataset_dict(ctx, by_id[i]) for i in found["ids"] if i in by_id]
+    results = datasets.dataset_dicts(ctx, found["ids"])
     facets = {name: dict(items) for name, items in found["facets"].items()}
     search_facets = {
         name: {

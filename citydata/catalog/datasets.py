@@ -420,6 +420,17 @@ def list_names(ctx: Ctx, *, limit: int | None = None, offset: int = 0) -> list[s
     return list(ctx.session.scalars(q))
 
 
+def dataset_dicts(ctx: Ctx, ids: list[str]) -> list[dict]:
+    """Dataset dicts for ids a search returned, in the order given (one query per relation).
+
+    The ids come from a policy-filtered search, so no further visibility check happens here."""
+    if not ids:
+        return []
+    rows = ctx.session.scalars(select(Dataset).options(*load_options()).where(Dataset.id.in_(ids)))
+    by_id = {d.id: d for d in rows}
+    return [dataset_dict(ctx, by_id[i]) for i in ids if i in by_id]
+
+
 def list_visible_datasets(
     ctx: Ctx, *, offset: int = 0, limit: int = 100, modified_since: datetime | None = None
 ) -> tuple[list[dict], int]:

@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select
 from starlette.datastructures import QueryParams
 
 from citydata.catalog import datasets, search
 from citydata.catalog.context import Ctx
 from citydata.errors import QueryError
-from citydata.storage.models import Dataset
 from citydata.web import labels
 
 #: Query parameter → facet heading, in the order the sidebar shows them.
@@ -137,12 +135,7 @@ def _value_labeller(ctx: Ctx, facets: dict[str, list[tuple[str, int]]],
 
 def load_results(ctx: Ctx, ids: list[str]) -> list[dict[str, Any]]:
     """Dataset dicts for search hits, in the order given."""
-    if not ids:
-        return []
-    rows = ctx.session.scalars(
-        select(Dataset).options(*datasets.load_options()).where(Dataset.id.in_(ids)))
-    by_id = {d.id: d for d in rows}
-    return [datasets.dataset_dict(ctx, by_id[i]) for i in ids if i in by_id]
+    return datasets.dataset_dicts(ctx, ids)
 
 
 def run_search(ctx: Ctx, req: SearchRequest, base: str,
