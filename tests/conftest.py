@@ -125,6 +125,17 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def reference_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for reading reference data without a database (London postcodes only)."""
+    return Settings(
+        env="test",
+        home=tmp_path_factory.mktemp("home"),
+        postcodes="london",
+        node_modules=Path(__file__).resolve().parents[1] / "node_modules",
+    )
+
+
 @pytest.fixture
 def platform(settings: Settings) -> Iterator[Platform]:
     p = Platform(settings)

@@ -12,20 +12,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(
-        env="test",
-        home=tmp_path_factory.mktemp("home"),
-        postcodes="london",
-        node_modules=REPO / "node_modules",
-    )
+def spec(reference_settings: Settings) -> DemoSpec:
+    return build_spec(reference_settings)
 
 
 @pytest.fixture(scope="session")
-def spec(demo_settings: Settings) -> DemoSpec:
-    return build_spec(demo_settings)
-
-
-@pytest.fixture(scope="session")
-def ref(demo_settings: Settings) -> ReferenceData:
-    return ReferenceData(demo_settings)
+def ref(reference_settings: Settings) -> ReferenceData:
+    return ReferenceData(reference_settings)

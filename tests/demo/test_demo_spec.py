@@ -76,7 +76,7 @@ def test_every_borough_has_its_reference_datasets(spec):
         assert f"{place}-lsoas" in by_name and f"{place}-postcodes-by-ward" in by_name
 
 
-def test_deterministic(spec, demo_settings):
-    again = build_spec(demo_settings)
+def test_deterministic(spec, reference_settings):
+    again = build_spec(reference_settings)
     assert [d.package for d in again.datasets] == [d.package for d in spec.datasets]
     assert spec_hash(again) == spec_hash(spec)

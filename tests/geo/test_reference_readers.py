@@ -11,8 +11,8 @@ from citydata.geo.postcodes import normalise_postcode
 from citydata.geo.reference import iter_lsoas, iter_postcodes, read_boroughs
 
 
-def test_33_boroughs_valid_polygons_and_gss_codes(ref_settings):
-    boroughs = read_boroughs(ref_settings)
+def test_33_boroughs_valid_polygons_and_gss_codes(reference_settings):
+    boroughs = read_boroughs(reference_settings)
     assert [b["gss_code"] for b in boroughs] == [f"E090000{i:02d}" for i in range(1, 34)]
     assert boroughs[0]["name"] == "City of London"
     assert boroughs[-1]["name"] == "Westminster"
@@ -33,8 +33,8 @@ def test_unknown_borough_name_fails_loudly():
         gss_for_name("Camdenn")
 
 
-def test_london_lsoas(ref_settings):
-    lsoas = list(iter_lsoas(ref_settings))
+def test_london_lsoas(reference_settings):
+    lsoas = list(iter_lsoas(reference_settings))
     assert len(lsoas) == 4835
     assert len({x["code"] for x in lsoas}) == 4835
     per_borough = Counter(x["borough_gss"] for x in lsoas)
@@ -56,10 +56,10 @@ def test_postcode_normalisation():
     assert normalise_postcode("") is None
 
 
-def test_london_postcodes_from_the_real_zip(ref_settings):
+def test_london_postcodes_from_the_real_zip(reference_settings):
     count = 0
     found = {}
-    for row in iter_postcodes(ref_settings, london_only=True):
+    for row in iter_postcodes(reference_settings, london_only=True):
         count += 1
         assert row["district_gss"] in BOROUGHS
         assert 51.2 < row["lat"] < 51.75 and -0.55 < row["lon"] < 0.35
@@ -73,8 +73,8 @@ def test_london_postcodes_from_the_real_zip(ref_settings):
     assert found["N1 9GU"]["district_gss"] == "E09000019"
 
 
-def test_gb_postcodes_capped(ref_settings):
-    rows = list(islice(iter_postcodes(ref_settings, london_only=False), 2000))
+def test_gb_postcodes_capped(reference_settings):
+    rows = list(islice(iter_postcodes(reference_settings, london_only=False), 2000))
     assert len(rows) == 2000
     assert rows[0]["postcode"].startswith("AB")  # Aberdeen comes first
     for row in rows:
