@@ -42,7 +42,17 @@ class Settings(BaseSettings):
     node_modules: Path = Path("node_modules")
     #: Load every GB postcode ("gb") or only London's ("london") into the gazetteer.
     postcodes: Literal["gb", "london", "none"] = "gb"
+    #: Where notification e-mail goes: smtp://user:pass@host:port (empty: console in dev).
     smtp_url: str = ""
+    mail_from: str = "citydata <noreply@citydata.invalid>"
+    #: Sign-in throttling: failures allowed per user name and per client address per window.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_client: int = Field(default=30, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    #: Background jobs in the server process: agreement expiry sweep, e-mail, signed audit
+    #: checkpoints (when a node key exists). 0 turns the loop off.
+    jobs_interval_seconds: float = Field(default=30.0, ge=0)
+    audit_checkpoint_minutes: float = Field(default=60.0, gt=0)
     #: Datastore: queries stop after this many seconds; SQL results are capped at this many rows.
     query_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     sql_row_cap: int = Field(default=32000, ge=1, le=1_000_000)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from citydata import __version__
-from citydata.api.deps import get_platform, request_ctx
+from citydata.api.deps import DECLARATION_PARAMS, get_platform, request_ctx
 from citydata.api.uploads import ParsedForm, parse_multipart
 from citydata.catalog import datasets, licenses, organizations, resources, search, users
 from citydata.catalog.context import Ctx
@@ -318,14 +318,22 @@ def license_list(ctx: Ctx, data: dict, files: dict) -> list:
 
 @action("api_token_create")
 def api_token_create(ctx: Ctx, data: dict, files: dict) -> dict:
+    """Create an API token: ``user``, ``name``, ``expires_in`` with ``unit`` (seconds, as
+    CKAN); citydata adds ``scope`` (read | write | admin) and ``agreement`` (bind it to one)."""
     user = _require(data, "user")
     name = data.get("name") or ""
     expires = data.get("expires_in")
     days = None
     if expires not in (None, ""):
-        unit = data.get("unit", 86400)
-        days = max(1, round(int(expires) * int(unit) / 86400))
-    token = users.create_token(ctx.session, ctx.actor, user, name=name, expires_days=days)
+        try:
+            seconds = int(expires) * int(data.get("unit", 86400))
+        except (TypeError, ValueError):
+            raise ValidationError("expires_in and unit: whole numbers",
+                                  fields={"expires_in": ["Invalid integer"]}) from None
+        days = max(1, round(seconds / 86400))
+    token = users.create_token(
+        ctx.session, ctx.actor, user, name=name, expires_days=days,
+        scope=str(data.get("scope") or "admin"), agreement=data.get("agreement") or None)
     return {"token": token}
 
 
@@ -342,7 +350,8 @@ def help_show(ctx: Ctx, data: dict, files: dict) -> str:
 async def _read_params(request: Request, platform: Any) -> tuple[dict, ParsedForm | None]:
     params: dict[str, Any] = {}
     for key, value in request.query_params.multi_items():
-        params[key] = value
+        if key not in DECLARATION_PARAMS:  # read by resolve_actor, not an action parameter
+            params[key] = value
     if request.method != "POST":
         return params, None
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -16,7 +16,13 @@ from citydata.api.ckan import _bool, _int, action
 from citydata.catalog.context import Ctx
 from citydata.datastore import query as rows
 from citydata.datastore import sql as sandbox
-from citydata.datastore.query import Filter, RowQuery, open_snapshot, run_page
+from citydata.datastore.query import (
+    Filter,
+    RowQuery,
+    describe_snapshot,
+    open_snapshot,
+    run_page,
+)
 from citydata.errors import QueryError, ValidationError
 
 LIMIT_DEFAULT = 100
@@ -152,6 +158,10 @@ def datastore_search(ctx: Ctx, data: dict, files: dict) -> dict:
     q = build_query(data)
     include_total = _bool(data, "include_total", True)
     page = run_page(snap, q, include_total=include_total, timeout=timeout_for(ctx))
+    if snap.decision is not None:
+        snap.decision.note(rows=len(page.rows), query={
+            k: v for k, v in data.items() if k in ("filters", "q", "fields", "sort", "limit",
+                                                    "offset", "distinct")})
     fmt = data.get("records_format") or "objects"
     names = [c.name for c in page.columns]
     records: Any
@@ -201,8 +211,11 @@ def _cell(v: Any) -> str:
 
 @action("datastore_info")
 def datastore_info(ctx: Ctx, data: dict, files: dict) -> dict:
-    """A resource's table: its fields (CKAN and native types) and meta (row count, version)."""
-    snap = open_snapshot(ctx, _resource_id(data), _version(data))
+    """A resource's table: its fields (CKAN and native types) and meta (row count, version).
+
+    A description, not a read: anyone whose view of the dataset includes its schema gets it
+    (under an agreement that allows some columns, only those)."""
+    snap = describe_snapshot(ctx, _resource_id(data), _version(data))
     return {
         "meta": {
             "id": snap.resource_id,

@@ -35,22 +35,34 @@ def token_from(request: Request) -> str | None:
     return raw or None
 
 
+#: How a request says why it reads governed data (headers; the query forms are for links).
+PURPOSE_HEADER = "x-citydata-purpose"
+AGREEMENT_HEADER = "x-citydata-agreement"
+PURPOSE_PARAM = "_purpose"
+AGREEMENT_PARAM = "_agreement"
+DECLARATION_PARAMS = (PURPOSE_PARAM, AGREEMENT_PARAM)
+
+
 def resolve_actor(request: Request, session: Session) -> Actor:
-    """Token first (APIs), then the signed session cookie (web pages); else anonymous."""
+    """Token first (APIs), then the signed session cookie (web pages); else anonymous. The
+    purpose and agreement the request declares travel with the actor to the policy."""
     token = token_from(request)
-    user: User | None = None
+    actor = Actor.anonymous()
     if token:
-        user = users.user_for_token(session, token)  # raises NotAuthenticated if bad
+        actor = users.actor_for_token(session, token)  # raises NotAuthenticated if bad
     elif "session" in request.scope:
         uid = request.session.get("user_id")
         if uid:
-            user = session.get(User, uid)
+            user: User | None = session.get(User, uid)
             if user is None or user.state != "active":
                 request.session.clear()
-                user = None
-    if user is None:
-        return Actor.anonymous()
-    return users.actor_for_user(session, user)
+            else:
+                actor = users.actor_for_user(session, user)
+    params = request.query_params
+    return actor.declaring(
+        purpose=request.headers.get(PURPOSE_HEADER) or params.get(PURPOSE_PARAM),
+        agreement=request.headers.get(AGREEMENT_HEADER) or params.get(AGREEMENT_PARAM),
+    )
 
 
 @contextmanager

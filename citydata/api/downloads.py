@@ -6,8 +6,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from citydata.access.guard import guarded
 from citydata.api.deps import request_ctx
 from citydata.catalog.resources import version_for_download
+from citydata.errors import NotFound
 
 router = APIRouter(tags=["Downloads"])
 
@@ -25,14 +27,13 @@ async def download(
 
     def lookup():
         with request_ctx(request) as ctx:
-            ds, r, v = version_for_download(ctx, resource_id, version)
-            return ds.name, v, ctx.files
+            ds, r, v, decision = version_for_download(ctx, resource_id, version)
+            if ds.name != name:  # checked before the audit entry commits
+                raise NotFound("Resource was not found.")
+            decision.note(bytes=v.size, file=v.filename)
+            return v, ctx.files, ctx.actor, decision
 
-    ds_name, v, files = await run_in_threadpool(lookup)
-    if ds_name != name:
-        from citydata.errors import NotFound
-
-        raise NotFound("Resource was not found.")
+    v, files, actor, decision = await run_in_threadpool(lookup)
     headers = {
         "Content-Disposition": f'attachment; filename="{v.filename}"',
         "Content-Length": str(v.size),
@@ -40,4 +41,5 @@ async def download(
         "X-Citydata-Version": str(v.version),
         "Digest": f"sha-256={v.sha256}",
     }
-    return StreamingResponse(files.iter_bytes(v.sha256), media_type=v.mimetype, headers=headers)
+    body = guarded(request.app.state.platform.db, actor, decision, files.iter_bytes(v.sha256))
+    return StreamingResponse(body, media_type=v.mimetype, headers=headers)

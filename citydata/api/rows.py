@@ -16,17 +16,29 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from citydata.api.deps import request_ctx
+from citydata.access.actors import Actor
+from citydata.access.guard import guarded
+from citydata.api.deps import DECLARATION_PARAMS, request_ctx
+from citydata.datastore import aggregate
 from citydata.datastore import query as rows
 from citydata.datastore.export import Export, prepare_export
-from citydata.datastore.query import OPERATORS, Filter, RowQuery, Snapshot, open_snapshot
+from citydata.datastore.query import (
+    OPERATORS,
+    Filter,
+    RowQuery,
+    Snapshot,
+    describe_snapshot,
+    open_snapshot,
+)
+from citydata.datastore.synthetic import synthetic_sample
 from citydata.errors import QueryError
 
 router = APIRouter(prefix="/api/v1", tags=["Rows"])
 
 SIZE_DEFAULT = 100
 SIZE_MAX = 1000
-RESERVED = ("_sort", "_sort_desc", "_size", "_facet", "_next", "_shape", "_col", "version")
+RESERVED = ("_sort", "_sort_desc", "_size", "_facet", "_next", "_shape", "_col", "version",
+            *DECLARATION_PARAMS)
 SHAPES = ("objects", "arrays", "array")
 FILTER_HELP = (
     "Filter with `column__op=value` (or `column=value` for exact). Operators: "
@@ -44,15 +56,21 @@ class ExportFormat(StrEnum):
     geojson = "geojson"
 
 
-def parse_rows_params(request: Request, snap: Snapshot, *, export: bool = False) -> RowQuery:
+AGGREGATE_RESERVED = ("_group", "_measure", "_size", "version", *DECLARATION_PARAMS)
+
+
+def parse_rows_params(
+    request: Request, snap: Snapshot, *, export: bool = False,
+    reserved: tuple[str, ...] = RESERVED,
+) -> RowQuery:
     """Turn the query string into a RowQuery; every name is checked against the snapshot."""
     q = RowQuery()
     names = {c.name for c in snap.columns}
     for key, value in request.query_params.multi_items():
         if key.startswith("_") and key not in names or key == "version":
-            if key not in RESERVED:
+            if key not in reserved:
                 raise QueryError(
-                    f"Unknown parameter {key!r}; valid: {', '.join(RESERVED)}",
+                    f"Unknown parameter {key!r}; valid: {', '.join(reserved)}",
                     fields={key: ["Unknown parameter"]},
                 )
             continue
@@ -71,6 +89,8 @@ def parse_rows_params(request: Request, snap: Snapshot, *, export: bool = False)
         elif op == "isnull":
             parsed = value.lower() in ("1", "true", "yes", "on")
         q.filters.append(Filter(column, op, parsed, key))
+    if reserved is AGGREGATE_RESERVED:
+        return q
     sorts = request.query_params.getlist("_sort")
     sorts_desc = request.query_params.getlist("_sort_desc")
     if len(sorts) + len(sorts_desc) > 1:
@@ -97,11 +117,6 @@ def parse_rows_params(request: Request, snap: Snapshot, *, export: bool = False)
         q.after = request.query_params.get("_next") or None
         q.facets = request.query_params.getlist("_facet")
     return q
-
-
-def _snapshot(request: Request, resource_id: str, version: int | None) -> Snapshot:
-    with request_ctx(request) as ctx:
-        return open_snapshot(ctx, resource_id, version)
 
 
 def _timeout(request: Request) -> float:
@@ -132,9 +147,15 @@ async def get_rows(
         raise QueryError(f"_shape: one of {', '.join(SHAPES)}", fields={"_shape": list(SHAPES)})
 
     def work() -> rows.Page:
-        snap = _snapshot(request, resource_id, version)
-        q = parse_rows_params(request, snap)
-        return rows.run_page(snap, q, keyset=True, timeout=_timeout(request))
+        # One transaction: the policy decides, the query runs, the audit entry (with the rows
+        # returned) commits — and only then does the response go out.
+        with request_ctx(request) as ctx:
+            snap = open_snapshot(ctx, resource_id, version)
+            q = parse_rows_params(request, snap)
+            page = rows.run_page(snap, q, keyset=True, timeout=_timeout(request))
+            if snap.decision is not None:
+                snap.decision.note(rows=len(page.rows), query=_query_note(request))
+            return page
 
     page = await run_in_threadpool(work)
     names = [c.name for c in page.columns]
@@ -175,13 +196,91 @@ async def export_rows(
 ) -> StreamingResponse:
     """Stream a query's rows as CSV (formula-safe), JSON, NDJSON, Parquet or GeoJSON."""
 
-    def work() -> Export:
-        snap = _snapshot(request, resource_id, version)
-        return prepare_export(snap, parse_rows_params(request, snap, export=True), fmt.value)
+    def work() -> tuple[Export, Actor]:
+        with request_ctx(request) as ctx:
+            snap = open_snapshot(ctx, resource_id, version, action="download")
+            export = prepare_export(snap, parse_rows_params(request, snap, export=True),
+                                    fmt.value)
+            if snap.decision is not None:
+                snap.decision.note(export=fmt.value, query=_query_note(request))
+            return export, ctx.actor
 
-    export = await run_in_threadpool(work)
+    export, actor = await run_in_threadpool(work)
     headers = {
         "Content-Disposition": f'attachment; filename="{export.filename}"',
         "X-Citydata-Version": str(export.snap.version),
     }
-    return StreamingResponse(export.iter_bytes(), media_type=export.media_type, headers=headers)
+    db = request.app.state.platform.db
+    body = guarded(db, actor, export.snap.decision, export.iter_bytes())
+    return StreamingResponse(body, media_type=export.media_type, headers=headers)
+
+
+def _query_note(request: Request) -> str:
+    """The query string as the audit log records it (what was asked, not the answer)."""
+    return str(request.url.query)[:1000]
+
+
+@router.get(
+    "/resources/{resource_id}/aggregate",
+    summary="Grouped counts of a resource's rows",
+    description=(
+        "Counts (and `sum:`/`avg:`/`min:`/`max:` of numeric columns) per group of `_group` "
+        "columns, over rows selected with the same filters as `/rows`. Under an "
+        "aggregate-only agreement, groups smaller than its minimum cell count are suppressed, "
+        "filters are not accepted and min/max are not offered."
+    ),
+    response_model=None,
+)
+async def aggregate_rows(
+    request: Request,
+    resource_id: str,
+    version: int | None = Query(None, ge=1, description="Version number; default the newest"),
+    _group: list[str] = Query([], description="Group by these columns (up to 4)"),
+    _measure: list[str] = Query([], description="function:column, e.g. sum:cost (up to 5)"),
+    _size: int = Query(aggregate.GROUPS_DEFAULT, ge=1, le=aggregate.GROUPS_MAX,
+                       description="Largest groups first, at most this many"),
+) -> Any:
+    """Grouped counts with small-cell suppression: the only way to use aggregate-only data."""
+    agg = aggregate.Aggregate(_group, [aggregate.parse_measure(m) for m in _measure], _size)
+
+    def work() -> dict[str, Any]:
+        with request_ctx(request) as ctx:
+            snap = open_snapshot(ctx, resource_id, version, action="aggregate")
+            decision = snap.decision
+            q = parse_rows_params(request, snap, reserved=AGGREGATE_RESERVED)
+            min_cells = decision.min_cell_count if decision else 0
+            if min_cells and q.filters:
+                raise QueryError("Filters are not available under aggregate-only access: they "
+                                 "would let small groups be worked out by difference",
+                                 fields={"filters": ["Not available"]})
+            result = aggregate.run_aggregate(snap, q, agg, min_cell_count=min_cells,
+                                             timeout=_timeout(request))
+            if decision is not None:
+                decision.note(groups=len(result["groups"]), query=_query_note(request))
+            return result
+
+    return JSONResponse(await run_in_threadpool(work))
+
+
+@router.get(
+    "/resources/{resource_id}/sample",
+    summary="A synthetic sample of a resource's table",
+    description="Made-up rows with the real columns and types, for restricted data whose "
+    "publisher offers one (and for anyone who may read the data). Never real records.",
+    response_model=None,
+)
+async def sample_rows(
+    request: Request,
+    resource_id: str,
+    version: int | None = Query(None, ge=1, description="Version number; default the newest"),
+) -> Any:
+    """A synthetic sample: each column drawn on its own, categories only when common."""
+
+    def work() -> dict[str, Any]:
+        with request_ctx(request) as ctx:
+            snap = describe_snapshot(ctx, resource_id, version, need="sample")
+            seed = f"{snap.path.name}:{snap.version}"
+        return {"resource_id": snap.resource_id, "version": snap.version,
+                **synthetic_sample(snap, seed)}
+
+    return JSONResponse(await run_in_threadpool(work))

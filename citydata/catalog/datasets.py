@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from citydata.access import audit
 from citydata.access.policy import (
     ACCESS_LEVELS,
-    can_read_data,
     require_editor,
     require_visible,
     visible_datasets_clause,
 )
+from citydata.access.vocabulary import DISCOVERY, REASONS
 from citydata.catalog import search
 from citydata.catalog.context import Ctx
 from citydata.catalog.licenses import DEFAULT_LICENSE, get_license
@@ -31,7 +32,7 @@ from citydata.catalog.names import (
 )
 from citydata.catalog.organizations import get_organization, organization_dict
 from citydata.catalog.themes import FREQUENCIES, THEMES
-from citydata.errors import Conflict, NotAuthenticated, NotFound, ValidationError
+from citydata.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ValidationError
 from citydata.standards.validate import check_conforms_to
 from citydata.storage.models import (
     Dataset,
@@ -81,10 +82,37 @@ def get_visible(ctx: Ctx, name_or_id: object) -> Dataset:
 
 
 # -- output ----------------------------------------------------------------------------------
-def dataset_dict(ctx: Ctx, ds: Dataset) -> dict[str, Any]:
-    """The CKAN ``package_show`` shape, plus citydata's own fields."""
-    from citydata.catalog.resources import resource_dict
+def access_summary(ctx: Ctx, ds: Dataset, view: str) -> dict[str, Any]:
+    """What the reader may do with the data and why, for pages and API clients."""
+    access = ctx.access
+    via = "none"
+    if ds.access_level == "open":
+        via = "open"
+    elif access.is_member(ds):
+        via = "member"
+    elif access.could_read(ds):
+        via = "registered" if ds.access_level == "registered" else "agreement"
+    governed = ds.access_level in ("shared", "restricted")
+    return {
+        "level": ds.access_level,
+        "via": via,
+        "reason": ds.restriction_reason or None,
+        "reason_label": REASONS.get(ds.restriction_reason) if ds.restriction_reason else None,
+        "note": ds.restriction_note,
+        "discovery": view,
+        "agreements": [g.summary() for g in access.grants_for(ds)] if governed else [],
+        "purpose_required": governed and via == "agreement",
+        "request_access": governed and via == "none" and ctx.actor.user_id is not None,
+        "request_access_url": f"/dataset/{ds.name}/request-access" if governed else None,
+    }
 
+
+def dataset_dict(ctx: Ctx, ds: Dataset) -> dict[str, Any]:
+    """The CKAN ``package_show`` shape, plus citydata's own fields, cut to what the reader
+    may see (:meth:`citydata.access.policy.Access.metadata_view`)."""
+    from citydata.catalog.resources import resource_dict, shape_resource
+
+    view = ctx.access.metadata_view(ds)
     lic = get_license(ds.license_id) or {}
     bbox: list[float] | None = None
     if (
@@ -103,7 +131,11 @@ def dataset_dict(ctx: Ctx, ds: Dataset) -> dict[str, Any]:
         "state": ds.state,
         "private": ds.access_level == "private",
         "access_level": ds.access_level,
-        "data_access": can_read_data(ctx.actor, ds),
+        "restriction_reason": ds.restriction_reason,
+        "restriction_note": ds.restriction_note,
+        "discovery": ds.discovery,
+        "data_access": ctx.access.could_read(ds),
+        "access": access_summary(ctx, ds, view),
         "owner_org": ds.owner_org,
         "organization": organization_dict(ctx.session, ds.organization, ctx.actor, counts=False),
         "license_id": ds.license_id,
@@ -135,8 +167,11 @@ def dataset_dict(ctx: Ctx, ds: Dataset) -> dict[str, Any]:
         "conforms_to": ds.conforms_to,
         "quality_score": ds.quality_score,
         "quality": json.loads(ds.quality or "{}"),
-        "resources": [resource_dict(ctx, ds, r) for r in ds.resources if r.current_version >= 0],
-        "num_resources": len(ds.resources),
+        "resources": [] if view == "existence" else [
+            shape_resource(resource_dict(ctx, ds, r), view,
+                           ctx.access.visible_columns(ds, r.id))
+            for r in ds.resources if r.current_version >= 0],
+        "num_resources": 0 if view == "existence" else len(ds.resources),
         "creator_user_id": ds.creator_user_id,
         "metadata_created": iso(ds.created),
         "metadata_modified": iso(ds.modified),
@@ -237,6 +272,19 @@ def _apply(ctx: Ctx, ds: Dataset, data: dict, errors: Errors, *, creating: bool)
             ds.access_level = "private"
         elif ds.access_level == "private":
             ds.access_level = "open"
+    for field, vocabulary in (("restriction_reason", REASONS), ("discovery", DISCOVERY)):
+        if field in data:
+            value = data[field] or ""
+            if value and value not in vocabulary:
+                errors.add(field, f"Must be one of: {', '.join(vocabulary)}")
+            else:
+                setattr(ds, field, value)
+    if "restriction_note" in data:
+        ds.restriction_note = check_text(errors, "restriction_note", data["restriction_note"],
+                                         2000)
+    if ds.access_level == "restricted" and not ds.restriction_reason:
+        errors.add("restriction_reason", "Restricted data needs a reason why it is not open: "
+                                         + ", ".join(REASONS))
     if "conforms_to" in data:
         try:
             ds.conforms_to = check_conforms_to(data["conforms_to"] or "")
@@ -367,9 +415,13 @@ def update_dataset(ctx: Ctx, name_or_id: object, data: dict, *, partial: bool = 
         data.setdefault("owner_org", ds.owner_org)
         data.setdefault("name", ds.name)
     old_name, old_org = ds.name, ds.owner_org
+    old_access = (ds.access_level, ds.restriction_reason, ds.discovery)
     errors = Errors()
     derived = _apply(ctx, ds, data, errors, creating=False)
     errors.raise_if_any("Cannot update the dataset")
+    new_access = (ds.access_level, ds.restriction_reason, ds.discovery)
+    if new_access != old_access:
+        _access_changed(ctx, ds, old_access)
     if ds.owner_org != old_org:  # moving a dataset needs rights in both organisations
         require_editor(ctx.actor, ds.owner_org)
     if ds.name != old_name and ctx.session.scalar(
@@ -391,6 +443,18 @@ def update_dataset(ctx: Ctx, name_or_id: object, data: dict, *, partial: bool = 
     ctx.session.flush()
     ctx.session.refresh(ds)
     return dataset_dict(ctx, ds)
+
+
+def _access_changed(ctx: Ctx, ds: Dataset, old: tuple[str, str, str]) -> None:
+    """Who may use the data is the publisher's decision: only its own editors change it (a
+    sysadmin must become a member first, which is itself audited)."""
+    actor = ctx.actor
+    if not actor.is_system and actor.role_in(ds.owner_org) not in ("editor", "admin"):
+        raise Forbidden("Only the publisher's editors may change who can use its data")
+    audit.stage(ctx.session, actor, "dataset.access_changed", org_id=ds.owner_org,
+                dataset_id=ds.id, detail={"dataset": ds.name, "from": list(old),
+                                          "to": [ds.access_level, ds.restriction_reason,
+                                                 ds.discovery]})
 
 
 def delete_dataset(ctx: Ctx, name_or_id: object) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from citydata.access import audit
 from citydata.access.actors import Actor
 from citydata.access.policy import (
     ROLE_RANK,
@@ -161,11 +162,16 @@ def add_member(session: Session, actor: Actor, org_name: str, user_name: str, ro
     if user is None:
         raise NotFound(f'User "{user_name}" not found')
     member = session.get(Membership, (org.id, user.id))
+    before = member.role if member is not None else ""
     if member is None:
         session.add(Membership(organization_id=org.id, user_id=user.id, role=role))
     else:
         member.role = role
     session.flush()
+    if before != role:
+        audit.stage(session, actor, "role.changed", org_id=org.id,
+                    detail={"organization": org.name, "user": user.name, "from": before,
+                            "to": role})
 
 
 def members(session: Session, org: Organization) -> list[tuple[str, str]]:

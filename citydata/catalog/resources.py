@@ -11,14 +11,14 @@ from urllib.parse import quote
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citydata.access.policy import require_data_access, require_editor
+from citydata.access.policy import Decision, require_editor
 from citydata.catalog import search
 from citydata.catalog.context import Ctx
 from citydata.catalog.datasets import get_visible, iso
 from citydata.catalog.names import Errors, check_text, check_url
 from citydata.datastore.ingest import ingest as datastore_ingest
 from citydata.datastore.ingest import is_tabular
-from citydata.errors import NotFound, ValidationError
+from citydata.errors import Forbidden, NotFound, ValidationError
 from citydata.standards.validate import apply_standard
 from citydata.storage.files import StagedFile
 from citydata.storage.models import Dataset, Resource, ResourceVersion, utcnow
@@ -124,6 +124,23 @@ def resource_dict(ctx: Ctx, ds: Dataset, r: Resource) -> dict[str, Any]:
         "row_count": v.row_count if v else None,
         "versions": [version_dict(x) for x in r.versions],
     }
+
+
+def shape_resource(
+    rd: dict[str, Any], view: str, columns: frozenset[str] | None = None
+) -> dict[str, Any]:
+    """Cut a resource dict to the reader's metadata view. Below ``full``, ingest and validation
+    reports go (they quote cell values) and so do hashes (a hash confirms a guessed file);
+    ``columns`` keeps only those column names."""
+    if view == "full":
+        return rd
+    out = {**rd, "hash": ""}
+    out["versions"] = [
+        {**v, "sha256": "", "report": {},
+         "columns": [c for c in v["columns"] if columns is None or c["name"] in columns]}
+        for v in rd["versions"]]
+    out["synthetic_sample"] = view == "sample" and bool(rd.get("datastore_active"))
+    return out
 
 
 def version_dict(v: ResourceVersion) -> dict[str, Any]:
@@ -275,22 +292,51 @@ def delete_resource(ctx: Ctx, resource_id: object) -> None:
 
 def show_resource(ctx: Ctx, resource_id: object) -> dict:
     ds, r = _get_resource(ctx, resource_id)
-    return resource_dict(ctx, ds, r)
+    view = ctx.access.metadata_view(ds)
+    if view == "existence":
+        raise NotFound("Resource was not found.")
+    return shape_resource(resource_dict(ctx, ds, r), view, ctx.access.visible_columns(ds, r.id))
 
 
 def version_for_download(
-    ctx: Ctx, resource_id: str, version: int | None = None
-) -> tuple[Dataset, Resource, ResourceVersion]:
-    """The stored file behind a download, after the access policy has said yes."""
+    ctx: Ctx, resource_id: str, version: int | None = None, *, action: str = "download",
+    whole_file: bool = True,
+) -> tuple[Dataset, Resource, ResourceVersion, Decision]:
+    """The stored version behind a read, after the access policy said yes to ``action``.
+
+    By default this is a download of the original file (``whole_file``: it cannot honour a
+    column restriction); the datastore passes ``whole_file=False`` with ``read``, ``query``,
+    ``aggregate`` or ``download`` (exports) and enforces the conditions itself."""
     ds, r = _get_resource(ctx, resource_id)
-    require_data_access(ctx.actor, ds)
+    decision = ctx.access.decide(ds, action, r.id, whole_file=whole_file and action == "download")
+    wanted = version if version is not None else r.current_version
+    for v in r.versions:
+        if v.version == wanted:
+            decision.note(version=v.version)
+            return ds, r, v, decision
+    if version is not None:
+        raise NotFound(f"Version {version} of this resource does not exist")
+    raise NotFound("This resource has no uploaded file")
+
+
+def version_for_description(
+    ctx: Ctx, resource_id: str, version: int | None = None, *, need: str = "schema"
+) -> tuple[Dataset, Resource, ResourceVersion]:
+    """The version behind a *description* of a resource — its columns (``need="schema"``) or
+    a synthetic sample (``"sample"``) — when the reader's metadata view includes it. No rows
+    reach the reader, so this is not a data read and is not audited."""
+    ds, r = _get_resource(ctx, resource_id)
+    view = ctx.access.metadata_view(ds)
+    allowed = {"schema": ("schema", "sample", "full"), "sample": ("sample", "full")}[need]
+    if view == "existence":
+        raise NotFound("Resource was not found.")
+    if view not in allowed:
+        raise Forbidden("The publisher does not offer a synthetic sample of this dataset")
     wanted = version if version is not None else r.current_version
     for v in r.versions:
         if v.version == wanted:
             return ds, r, v
-    if version is not None:
-        raise NotFound(f"Version {version} of this resource does not exist")
-    raise NotFound("This resource has no uploaded file")
+    raise NotFound(f"Version {wanted} of this resource does not exist")
 
 
 def referenced_blobs(session: Session) -> set[str]:
@@ -365,4 +411,5 @@ __all__ = [
     "show_resource",
     "version_for_download",
     "resource_dict",
+    "shape_resource",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -11,7 +12,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from citydata.access.actors import Actor
+from citydata.access import audit
+from citydata.access.actors import SCOPE_RANK, TOKEN_SCOPES, Actor
 from citydata.catalog.names import Errors, check_email, check_text, check_user_name
 from citydata.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ValidationError
 from citydata.storage.models import ApiToken, Membership, User, utcnow
@@ -109,24 +111,53 @@ def create_token(
     *,
     name: str = "",
     expires_days: int | None = None,
+    scope: str = "admin",
+    agreement: str | None = None,
 ) -> str:
-    """Create an API token and return it; only its hash is stored, so it is shown once."""
+    """Create an API token and return it; only its hash is stored, so it is shown once.
+
+    ``scope`` is read, write or admin (never more than the credential creating it);
+    ``agreement`` binds the token to one agreement the user is party to: it then reads
+    governed data only under that agreement, with no purpose header needed."""
     user = token_owner(session, actor, user_name)
     if expires_days is not None and not (1 <= expires_days <= 3650):
         raise ValidationError(
             "expires_days must be between 1 and 3650", fields={"expires_days": ["Out of range"]}
         )
+    if scope not in TOKEN_SCOPES:
+        raise ValidationError(f"scope must be one of {', '.join(TOKEN_SCOPES)}",
+                              fields={"scope": ["Unknown scope"]})
+    if SCOPE_RANK[scope] > SCOPE_RANK.get(actor.scope, 0):
+        raise Forbidden(f"A {actor.scope} token cannot create a {scope} token")
+    agreement_id = None
+    if agreement:
+        agreement_id = _bindable_agreement(session, user, agreement)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(
-        ApiToken(
-            user_id=user.id,
-            name=(name or "")[:200],
-            token_hash=_token_hash(token),
-            expires_at=utcnow() + timedelta(days=expires_days) if expires_days else None,
-        )
+    row = ApiToken(
+        user_id=user.id,
+        name=(name or "")[:200],
+        token_hash=_token_hash(token),
+        expires_at=utcnow() + timedelta(days=expires_days) if expires_days else None,
+        scope=scope,
+        agreement_id=agreement_id,
     )
+    session.add(row)
     session.flush()
+    audit.stage(session, actor, "token.created", detail={
+        "user": user.name, "token_id": row.id, "name": row.name, "scope": scope,
+        "expires": row.expires_at.isoformat() if row.expires_at else None},
+        agreement_id=agreement_id or "")
     return token
+
+
+def _bindable_agreement(session: Session, user: User, ref: str) -> str:
+    """The id of an agreement ``user`` is party to (any status: it may start later)."""
+    from citydata.access.agreements import find, is_recipient
+
+    ag = find(session, ref)
+    if ag is None or not is_recipient(session, actor_for_user(session, user), ag):
+        raise Forbidden(f"{user.name} is not a party to agreement {ref!r}")
+    return ag.id
 
 
 def list_tokens(session: Session, actor: Actor, user_name: str) -> list[ApiToken]:
@@ -144,10 +175,23 @@ def revoke_token(session: Session, actor: Actor, user_name: str, token_id: str) 
     if token is None or token.user_id != user.id:
         raise NotFound("Token not found")
     session.delete(token)
+    audit.stage(session, actor, "token.revoked",
+                detail={"user": user.name, "token_id": token_id, "name": token.name})
 
 
 def user_for_token(session: Session, token: str) -> User:
     """Resolve an API token; an unknown or expired token is an authentication error."""
+    return actor_token(session, token)[0]
+
+
+def actor_for_token(session: Session, token: str) -> Actor:
+    """The actor an API token acts as: its user, limited to the token's scope and agreement."""
+    user, row = actor_token(session, token)
+    return replace(actor_for_user(session, user), scope=row.scope, token_id=row.id,
+                   token_agreement_id=row.agreement_id)
+
+
+def actor_token(session: Session, token: str) -> tuple[User, ApiToken]:
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
     if row is None:
         raise NotAuthenticated("The API token is not valid")
@@ -159,4 +203,4 @@ def user_for_token(session: Session, token: str) -> User:
     now = utcnow()
     if row.last_used is None or now - row.last_used > LAST_USED_RESOLUTION:
         row.last_used = now  # coarse, so busy tokens do not turn every read into a write
-    return user
+    return user, row

@@ -21,7 +21,7 @@ from citydata.catalog.context import Ctx
 from citydata.catalog.resources import show_resource, version_for_download
 from citydata.datastore.engine import NUMERIC_TYPES, Timeout, connect, sql_literal_path
 from citydata.datastore.engine import quote_ident as q
-from citydata.errors import NotFound, QueryError, field_error
+from citydata.errors import Forbidden, NotFound, QueryError, field_error
 from citydata.storage.models import Dataset, ResourceVersion
 
 MAX_LIMIT = 10_000
@@ -55,10 +55,14 @@ def _version(
     ctx: Ctx, resource_id: str, number: int, which: str
 ) -> tuple[Dataset, ResourceVersion]:
     try:
-        ds, _, v = version_for_download(ctx, resource_id, number)
+        ds, _, v, decision = version_for_download(ctx, resource_id, number, action="read",
+                                                   whole_file=False)
     except NotFound:
         show_resource(ctx, resource_id)  # the resource itself missing or hidden stays a 404
         raise field_error(which, f"Version {number} of this resource does not exist") from None
+    if decision.columns is not None and decision.grant is not None:
+        raise Forbidden(f"Comparing versions shows every column, and agreement "
+                        f"{decision.grant.reference} allows only some")
     if not v.snapshot_sha256:
         why = (
             f"it could not be read as a table ({v.ingest_status})"

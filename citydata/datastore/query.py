@@ -18,15 +18,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
 from citydata.catalog.context import Ctx
-from citydata.catalog.resources import version_for_download
+from citydata.catalog.resources import version_for_description, version_for_download
 from citydata.datastore.engine import Timeout, connect, quote_ident, sql_literal_path
 from citydata.errors import NotFound, QueryError
+
+if TYPE_CHECKING:
+    from citydata.access.policy import Decision
 
 DEFAULT_TIMEOUT_S = 10.0
 FACET_LIMIT = 30
@@ -92,7 +95,10 @@ class Column:
 
 @dataclass
 class Snapshot:
-    """One queryable version of a tabular resource, after the access policy said yes."""
+    """One queryable version of a tabular resource, after the access policy said yes.
+
+    ``columns`` are only those the reader may see: under an agreement that allows some
+    columns, the others are not there — no query can select, filter, sort or search them."""
 
     resource_id: str
     version: int
@@ -101,6 +107,13 @@ class Snapshot:
     row_count: int
     dataset_name: str = ""
     access_level: str = "open"
+    decision: Decision | None = None
+    #: Every column of the snapshot, for callers that describe (not read) it.
+    all_columns: list[Column] = field(default_factory=list)
+
+    @property
+    def restricted(self) -> bool:
+        return len(self.columns) != len(self.all_columns)
 
     def column(self, name: str, *, param: str | None = None) -> Column:
         for c in self.columns:
@@ -114,9 +127,13 @@ class Snapshot:
         )
 
 
-def open_snapshot(ctx: Ctx, resource_id: str, version: int | None = None) -> Snapshot:
-    """The snapshot behind ``resource_id`` (newest version by default), policy-checked."""
-    ds, r, v = version_for_download(ctx, resource_id, version)
+def open_snapshot(
+    ctx: Ctx, resource_id: str, version: int | None = None, *, action: str = "read"
+) -> Snapshot:
+    """The snapshot behind ``resource_id`` (newest version by default), after the policy said
+    yes to ``action`` (read | query | aggregate), cut to the columns the reader may see."""
+    ds, r, v, decision = version_for_download(ctx, resource_id, version, action=action,
+                                              whole_file=False)
     if v.ingest_status != "ok" or not v.snapshot_sha256:
         if v.ingest_status in ("failed", "invalid"):
             raise NotFound(
@@ -124,16 +141,36 @@ def open_snapshot(ctx: Ctx, resource_id: str, version: int | None = None) -> Sna
                 "see its ingest report"
             )
         raise NotFound("This resource has no table to query (it is not a tabular file)")
-    cols = [Column(c["name"], c["type"]) for c in json.loads(v.columns or "[]")]
+    every = [Column(c["name"], c["type"]) for c in json.loads(v.columns or "[]")]
+    allowed = decision.columns
     return Snapshot(
         resource_id=r.id,
         version=v.version,
         path=ctx.files.blob_path(v.snapshot_sha256),
-        columns=cols,
+        columns=[c for c in every if allowed is None or c.name in allowed],
         row_count=v.row_count or 0,
         dataset_name=ds.name,
         access_level=ds.access_level,
+        decision=decision,
+        all_columns=every,
     )
+
+
+def describe_snapshot(
+    ctx: Ctx, resource_id: str, version: int | None = None, *, need: str = "schema"
+) -> Snapshot:
+    """The snapshot for describing a resource (all its columns, a synthetic sample) to a reader
+    whose metadata view includes that; the reader gets no rows from it."""
+    ds, r, v = version_for_description(ctx, resource_id, version, need=need)
+    if v.ingest_status != "ok" or not v.snapshot_sha256:
+        raise NotFound("This resource has no table (it is not a tabular file)")
+    every = [Column(c["name"], c["type"]) for c in json.loads(v.columns or "[]")]
+    allowed = ctx.access.visible_columns(ds, r.id)
+    shown = [c for c in every if allowed is None or c.name in allowed]
+    return Snapshot(resource_id=r.id, version=v.version,
+                    path=ctx.files.blob_path(v.snapshot_sha256), columns=shown,
+                    row_count=v.row_count or 0, dataset_name=ds.name,
+                    access_level=ds.access_level, all_columns=shown)
 
 
 @dataclass
@@ -365,12 +402,20 @@ def snapshot_connection(snap: Snapshot) -> Iterator[duckdb.DuckDBPyConnection]:
     con = connect(readable=[snap.path], memory_limit="512MB")
     try:
         con.execute(
-            "CREATE VIEW snap AS SELECT * FROM "
+            f"CREATE VIEW snap AS SELECT {visible_select(snap, with_rownum=True)} FROM "
             f"read_parquet({sql_literal_path(snap.path)}, file_row_number=true)"
         )
         yield con
     finally:
         con.close()
+
+
+def visible_select(snap: Snapshot, *, with_rownum: bool = False) -> str:
+    """The select list of a view over the snapshot: ``*``, or only the allowed columns."""
+    if not snap.restricted:
+        return "*"
+    names = [c.sql for c in snap.columns] + ([ROWNUM] if with_rownum else [])
+    return ", ".join(names) if names else "NULL AS no_columns_allowed"
 
 
 def explain_duckdb(exc: duckdb.Error) -> QueryError:

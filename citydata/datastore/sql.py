@@ -13,8 +13,9 @@ Two walls, either of which would hold alone:
    external access, extension loading and configuration changes off, a memory cap, a statement
    timeout and a row cap.
 
-Every referenced resource passes ``version_for_download`` for the caller, the same policy
-check as a file download, before anything runs.
+Every referenced resource passes the access policy for the caller (action ``query``) before
+anything runs; under an agreement that allows only some columns, each resource's view has only
+those columns.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from citydata.datastore.query import (
     explain_duckdb,
     json_value,
     open_snapshot,
+    visible_select,
 )
 from citydata.errors import QueryError
 
@@ -151,13 +153,13 @@ def run_sql(
 ) -> SqlResult:
     """Check ``sql``, check access to every resource it reads, run it in a sandbox."""
     tree, ids = check_sql(sql)
-    snaps = [open_snapshot(ctx, rid) for rid in ids]  # raises NotFound/Forbidden/...
+    snaps = [open_snapshot(ctx, rid, action="query") for rid in ids]  # raises if refused
     rendered = tree.sql(dialect="duckdb")
     con = connect(readable=[s.path for s in snaps], memory_limit="1GB")
     try:
         for s in snaps:
             con.execute(
-                f'CREATE VIEW "{s.resource_id}" AS SELECT * FROM '
+                f'CREATE VIEW "{s.resource_id}" AS SELECT {visible_select(s)} FROM '
                 f"read_parquet({sql_literal_path(s.path)})"
             )
         try:
@@ -180,6 +182,9 @@ def run_sql(
         con.close()
     names = list(schema.names)
     cols = [Column(n, types.get(n, "VARCHAR")) for n in names]
+    for s in snaps:
+        if s.decision is not None:
+            s.decision.note(rows=len(rows), sql=sql[:2000])
     return SqlResult(
         sql=sql,
         columns=cols,

@@ -446,6 +446,7 @@ SERVICE_TEMPLATES: tuple[Template, ...] = (
         access="restricted",
         start="2019-04-01",
         links=(L("Care packages (CSV)", "care-packages.csv"),),
+        generated=("care_packages",),
         coverage=0.18,
         access_note="It contains special category data; a DPIA is needed before any use.",
     ),

@@ -159,7 +159,36 @@ def postcodes_per_borough(ref: ReferenceData, gss: str | None) -> bytes:
     return _csv(["gss_code", "name", "postcodes"], rows)
 
 
+CARE_SUPPORT = (("Home care", 4, 28, 22.5), ("Day opportunities", 6, 30, 14.0),
+                ("Supported living", 20, 60, 19.0), ("Direct payment", 2, 20, 18.0),
+                ("Residential care", 168, 168, 6.8), ("Nursing care", 168, 168, 8.4))
+AGE_BANDS = ("18-64", "65-74", "75-84", "85+")
+
+
+def care_packages(ref: ReferenceData, gss: str | None) -> bytes:
+    """Made-up adult social care packages across the borough's real wards, for the governed
+    sharing demo (restricted, special category data). Deterministic for a borough."""
+    import random
+
+    gss = _borough(gss)
+    rng = random.Random(f"care-packages:{gss}")
+    wards = sorted(ref.wards.get(gss, {})) or [gss]
+    rows = []
+    for n in range(1, 721):
+        support, lo, hi, rate = CARE_SUPPORT[min(int(rng.expovariate(0.6)), 5)]
+        hours = rng.randint(lo, hi)
+        age = AGE_BANDS[min(int(rng.triangular(0, 4, 2.6)), 3)]
+        start = f"{rng.randint(2019, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        rows.append([f"ASC-{n:06d}", rng.choice(wards), age, support, hours,
+                     round(hours * rate * rng.uniform(0.9, 1.1), 2), start,
+                     rng.choice(("in-house", "framework provider", "spot purchase"))])
+    header = ["package_ref", "ward_gss", "age_band", "support_type", "weekly_hours",
+              "weekly_cost_gbp", "start_date", "provision"]
+    return _csv(header, rows)
+
+
 GENERATORS: dict[str, Callable[[ReferenceData, str | None], bytes]] = {
+    "care_packages": care_packages,
     "borough_boundary": borough_boundary,
     "borough_lsoas_csv": borough_lsoas_csv,
     "borough_lsoas_geojson": borough_lsoas_geojson,

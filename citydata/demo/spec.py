@@ -16,16 +16,18 @@ from typing import Any
 from citydata.demo.borough_templates import REFERENCE_TEMPLATES, SERVICE_TEMPLATES
 from citydata.demo.city_templates import CITY_TEMPLATES
 from citydata.demo.publishers import COUNCILS, Publisher, borough_org_name, publishers, slug
-from citydata.demo.templates import Template
+from citydata.demo.templates import RESTRICTIONS, Template
 from citydata.geo.london import BOROUGHS
 from citydata.geo.reference import read_boroughs
 from citydata.settings import Settings
 
 #: Bump to make existing installations re-check the demo (new datasets are added).
-DEMO_VERSION = "1"
+DEMO_VERSION = "2"
 SEED = "citydata-demo-1"
 #: The showcase borough publishes every service template (its editor is a demo user).
 SHOWCASE_BOROUGH = "E09000007"
+#: The borough whose analyst asks the showcase borough for restricted data in the demo.
+ANALYST_BOROUGH = "E09000012"
 
 #: Publishers that cover part of London; the rest cover all 33 districts.
 AREAS: dict[str, tuple[str, ...]] = {
@@ -104,6 +106,20 @@ USERS: list[dict[str, Any]] = [
         "sysadmin": False,
         "memberships": [(borough_org_name(SHOWCASE_BOROUGH), "editor")],
     },
+    {
+        "name": "camden-owner",
+        "email": "camden-owner@citydata.example",
+        "fullname": "Camden information governance officer (data owner)",
+        "sysadmin": False,
+        "memberships": [(borough_org_name(SHOWCASE_BOROUGH), "admin")],
+    },
+    {
+        "name": "hackney-analyst",
+        "email": "hackney-analyst@citydata.example",
+        "fullname": "Hackney adult social care analyst",
+        "sysadmin": False,
+        "memberships": [(borough_org_name(ANALYST_BOROUGH), "member")],
+    },
 ]
 
 FILE_INFO: dict[str, tuple[str, str, str]] = {
@@ -153,6 +169,12 @@ FILE_INFO: dict[str, tuple[str, str, str]] = {
         "Postcodes per borough (CSV)",
         "GSS code, borough name and number of postcodes.",
     ),
+    "care_packages": (
+        "{slug}-care-packages.csv",
+        "Care packages (CSV)",
+        "One row per care package: ward, age band, type of support, weekly hours and cost. "
+        "Demonstration data: generated for this demo, not real care records.",
+    ),
 }
 
 
@@ -175,6 +197,7 @@ def _package(
     extra_tags: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     landing = f"{pub.url}/open-data/{t.slug}"
+    reason, discovery = RESTRICTIONS.get(t.slug, ("", ""))
     return {
         "name": name,
         "title": t.title.format(**values),
@@ -182,6 +205,9 @@ def _package(
         "owner_org": pub.name,
         "license_id": t.licence_id,
         "access_level": t.access,
+        "restriction_reason": reason if t.access in ("shared", "restricted") else "",
+        "restriction_note": t.access_note.format(**values) if t.access_note else "",
+        "discovery": discovery if t.access in ("shared", "restricted") else "",
         "url": landing,
         "tags": [{"name": tag} for tag in sorted({*t.tags, *extra_tags, "london"})],
         "themes": list(t.themes),
@@ -233,7 +259,9 @@ def build_spec(settings: Settings) -> DemoSpec:
                 continue
             name = f"{place_slug}-{t.slug}"
             package = _package(t, pub, name, values, (gss,), boxes, (borough.lower(),))
-            datasets.append(DatasetSpec(package))
+            # Only the showcase borough has real files behind its service datasets.
+            generated = _files(t, gss, place_slug) if gss == SHOWCASE_BOROUGH else []
+            datasets.append(DatasetSpec(package, generated))
     for pub_name, templates in CITY_TEMPLATES.items():
         pub = by_name[pub_name]
         area = AREAS.get(pub_name, tuple(BOROUGHS))

@@ -80,6 +80,23 @@ ACCESS_TEXT = {
 }
 
 
+#: Why each non-open demo dataset is not open, and what outsiders see of it (by slug).
+RESTRICTIONS: dict[str, tuple[str, str]] = {
+    "homelessness-assessments": ("personal-data", "schema"),
+    "adult-social-care-packages": ("special-category-data", "sample"),
+    "cctv-cameras": ("security", "existence"),
+    "chain-case-records": ("special-category-data", "existence"),
+    "oyster-journeys-sample": ("personal-data", "schema"),
+    "high-rise-building-inspections": ("security", "schema"),
+    "anpr-camera-locations": ("security", "existence"),
+    "hospital-discharge-flows": ("special-category-data", "schema"),
+    "gas-network-assets": ("security", "schema"),
+    "telecoms-duct-network": ("commercial-confidentiality", "schema"),
+    "kerbcharge-utilisation": ("commercial-confidentiality", "schema"),
+    "hourly-footfall-counts": ("licence", "sample"),
+}
+
+
 def link(name: str, path: str, description: str = "") -> Link:
     return Link(name, path, description)
 

@@ -53,6 +53,10 @@ class ApiToken(Base):
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_used: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    #: read (look only), write (publish), admin (everything the user may do).
+    scope: Mapped[str] = mapped_column(String(10), default="admin")
+    #: A token bound to an agreement may read data only under that agreement and purpose.
+    agreement_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     user: Mapped[User] = relationship()
 
 
@@ -93,6 +97,11 @@ class Dataset(Base):
     owner_org: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
     license_id: Mapped[str] = mapped_column(String(100), default="OGL-UK-3.0")
     access_level: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    #: Why the data is not open (shared/restricted): a code of access.vocabulary.REASONS.
+    restriction_reason: Mapped[str] = mapped_column(String(40), default="")
+    restriction_note: Mapped[str] = mapped_column(Text, default="")
+    #: What outsiders see of a shared/restricted dataset: existence, schema or sample.
+    discovery: Mapped[str] = mapped_column(String(20), default="")
     url: Mapped[str] = mapped_column(String(1000), default="")
     version: Mapped[str] = mapped_column(String(100), default="")
     author: Mapped[str] = mapped_column(String(200), default="")
@@ -294,3 +303,6 @@ class RefMeta(Base):
 
 
 Index("ix_datasets_org_state", Dataset.owner_org, Dataset.state)
+
+# The governance tables share this Base; importing them here registers them in its metadata.
+from citydata.storage import models_access  # noqa: E402,F401

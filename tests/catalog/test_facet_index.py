@@ -76,12 +76,14 @@ def test_index_follows_creates_updates_and_deletes(make_ctx, actors):
             action = rnd.random()
             if action < 0.6 or len(names) < 5:
                 name = f"ds-{step}"
+                level = rnd.choice(LEVELS)
                 datasets.create_dataset(
                     ctx,
                     {
                         "name": name,
                         "owner_org": rnd.choice(["camden", "hackney", "tfl"]),
-                        "access_level": rnd.choice(LEVELS),
+                        "access_level": level,
+                        "restriction_reason": "personal-data" if level == "restricted" else "",
                         "tags": [{"name": t} for t in rnd.sample(TAGS, rnd.randint(0, 3))],
                     },
                 )
@@ -92,6 +94,7 @@ def test_index_follows_creates_updates_and_deletes(make_ctx, actors):
                     rnd.choice(names),
                     {
                         "access_level": rnd.choice(LEVELS),
+                        "restriction_reason": "security",
                         "tags": [{"name": t} for t in rnd.sample(TAGS, rnd.randint(0, 3))],
                     },
                     partial=True,

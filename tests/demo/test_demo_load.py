@@ -28,7 +28,7 @@ def test_load_demo_twice(platform, monkeypatch):
     first = load_demo(platform)
     assert first["datasets"] >= 300
     assert first["organizations"] >= 40
-    assert first["users"] == 2
+    assert first["users"] == 4  # admin, Camden's editor and data owner, Hackney's analyst
     with platform.db.session() as s:
         assert _count(s, Dataset) == first["datasets"]
         assert _count(s, Organization) == first["organizations"]
@@ -49,6 +49,14 @@ def test_load_demo_twice(platform, monkeypatch):
         editor = s.scalar(select(User).where(User.name == "camden-editor"))
         camden = s.scalar(select(Organization).where(Organization.name == "camden-council"))
         assert s.get(Membership, (camden.id, editor.id)).role == "editor"
+        owner = s.scalar(select(User).where(User.name == "camden-owner"))
+        assert s.get(Membership, (camden.id, owner.id)).role == "admin"
+        # The governed-sharing walkthrough's restricted dataset has a real table behind it.
+        care = s.scalar(select(Dataset).where(Dataset.name == "camden-adult-social-care-packages"))
+        assert (care.access_level, care.restriction_reason, care.discovery) == (
+            "restricted", "special-category-data", "sample")
+        tables = [v for r in care.resources for v in r.versions if v.ingest_status == "ok"]
+        assert len(tables) == 1 and tables[0].row_count == 720
 
     started = time.perf_counter()
     second = load_demo(platform)
