@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -23,7 +26,24 @@ log = logging.getLogger("citydata")
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
     platform = platform or Platform(settings or Settings())
     settings = platform.settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from citydata import jobs
+
+        task = None
+        if settings.jobs_interval_seconds > 0:
+            task = asyncio.create_task(jobs.loop(platform))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
     app = FastAPI(
+        lifespan=lifespan,
         title=settings.site_title,
         version=__version__,
         description="citydata: the city's data catalog, CKAN-compatible API and DCAT-AP feeds.",

@@ -122,6 +122,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
         database_url=db_url,
         site_url="http://testserver",
         postcodes="none",
+        jobs_interval_seconds=0,
         node_modules=Path(__file__).resolve().parents[1] / "node_modules",
     )
 

@@ -45,7 +45,11 @@ def main(ctx: click.Context) -> None:
     """citydata: the city's data catalog, APIs and data services."""
 
 
-from citydata.cli import commands, datastore_commands  # noqa: E402,F401  (registers commands)
+from citydata.cli import (  # noqa: E402,F401  (registers commands)
+    commands,
+    datastore_commands,
+    governance_commands,
+)
 
 
 def _load_plugin_commands() -> None:

@@ -126,13 +126,19 @@ def token() -> None:
 @click.argument("user_name", metavar="USER")
 @click.option("--name", default="cli", help="A label to recognise the token by.")
 @click.option("--expires-days", type=int, default=None, help="Expire after this many days.")
+@click.option("--scope", type=click.Choice(["read", "write", "admin"]), default="admin",
+              show_default=True, help="What the token may do.")
+@click.option("--agreement", default=None,
+              help="Bind the token to this agreement: it reads governed data only under it.")
 @click.pass_context
-def token_create(ctx: click.Context, user_name: str, name: str, expires_days: int | None) -> None:
+def token_create(ctx: click.Context, user_name: str, name: str, expires_days: int | None,
+                 scope: str, agreement: str | None) -> None:
     """Create an API token for USER and print it (it is shown only once)."""
     from citydata.catalog.users import create_token
 
     with _ctx(ctx) as c:
-        tok = create_token(c.session, c.actor, user_name, name=name, expires_days=expires_days)
+        tok = create_token(c.session, c.actor, user_name, name=name, expires_days=expires_days,
+                           scope=scope, agreement=agreement)
     click.echo(tok)
 
 
@@ -190,6 +196,12 @@ def org_member(ctx: click.Context, org_name: str, user_name: str, role: str) -> 
     default=None,
     type=click.Choice(["open", "registered", "shared", "restricted", "private"]),
 )
+@click.option("--reason", default=None,
+              type=click.Choice(["personal-data", "special-category-data",
+                                 "commercial-confidentiality", "security", "licence"]),
+              help="Why the data is not open (required for restricted).")
+@click.option("--discovery", default=None, type=click.Choice(["existence", "schema", "sample"]),
+              help="What outsiders see of shared or restricted data.")
 @click.option("--standard", default=None,
               help="Data standard the dataset follows (see 'citydata standards list').")
 @click.pass_context
@@ -201,6 +213,8 @@ def publish(
     dataset_name: str | None,
     description: str,
     access_level: str | None,
+    reason: str | None,
+    discovery: str | None,
     standard: str | None,
 ) -> None:
     """Upload FILE into a dataset (created if needed); re-publishing adds a version.
@@ -216,6 +230,10 @@ def publish(
     meta: dict = {"notes": description}
     if access_level:
         meta["access_level"] = access_level
+    if reason:
+        meta["restriction_reason"] = reason
+    if discovery:
+        meta["discovery"] = discovery
     if standard:
         meta["conforms_to"] = standard
     with Progress(

@@ -1,0 +1,272 @@
+"""Native REST API of governed sharing: agreements, the public register, the owners' access log,
+notifications and the vocabularies. Thin: each route is one call into :mod:`citydata.access`.
+
+Errors use the native shape ``{"error": {"code", "message", "fields"}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from citydata.access import agreements, notify, vocabulary
+from citydata.access.access_log import LogFilter, access_log, access_log_csv
+from citydata.access.agreement_views import agreement_dict, list_mine, register, register_entry
+from citydata.access.odrl import to_odrl
+from citydata.api.deps import get_platform, request_ctx
+from citydata.catalog.context import Ctx
+from citydata.errors import ValidationError
+
+router = APIRouter(prefix="/api/v1", tags=["Governed sharing"])
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ValidationError("The body must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise ValidationError("The body must be a JSON object")
+    return data
+
+
+def _deliver(request: Request) -> BackgroundTask:
+    """Send the notices a governance action queued, after the response (and its commit)."""
+    platform = get_platform(request)
+    return BackgroundTask(notify.deliver_pending, platform.db, platform.settings)
+
+
+async def _change(request: Request, work: Callable[[Ctx], Any], status: int = 200) -> Response:
+    def run() -> dict[str, Any]:
+        with request_ctx(request) as ctx:
+            return agreement_dict(ctx, work(ctx))
+
+    result = await run_in_threadpool(run)
+    return JSONResponse(result, status_code=status, background=_deliver(request))
+
+
+@router.get("/agreements", summary="Agreements you are party to")
+async def list_agreements(
+    request: Request,
+    role: str = Query("all", description="all, recipient or provider"),
+    status: str = Query("", description="Only this status (draft, requested, active, ...)"),
+) -> dict[str, Any]:
+    """Your agreements and requests: as a recipient, as the provider's member, or both."""
+
+    def run() -> dict[str, Any]:
+        with request_ctx(request) as ctx:
+            items = list_mine(ctx, role=role, status=status)
+            return {"count": len(items), "results": items}
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/agreements", status_code=201, summary="Request access (or draft an agreement)")
+async def create_agreement(request: Request) -> Response:
+    """Request access to shared or restricted datasets: ``datasets``, ``purpose`` (a code),
+    ``purpose_detail``, ``lawful_basis``, ``special_category_condition`` (special category
+    data), ``dpia_reference``, ``dpia_url``, ``duration_days``, ``actions``, ``columns``,
+    ``organization`` (on whose behalf), ``submit`` (false keeps a draft). A data owner of the
+    publisher may instead give ``recipients`` to draft an agreement for them."""
+    data = await _body(request)
+    return await _change(request, lambda ctx: agreements.create(ctx, data), status=201)
+
+
+@router.get("/agreements/{ref}", summary="One agreement, with its history")
+async def show_agreement(request: Request, ref: str) -> dict[str, Any]:
+    def run() -> dict[str, Any]:
+        with request_ctx(request) as ctx:
+            return agreement_dict(ctx, agreements.get_for(ctx, ref))
+
+    return await run_in_threadpool(run)
+
+
+@router.patch("/agreements/{ref}", summary="Edit a draft request")
+async def edit_agreement(request: Request, ref: str) -> Response:
+    data = await _body(request)
+    return await _change(request, lambda ctx: agreements.update_draft(ctx, ref, data))
+
+
+@router.post("/agreements/{ref}/submit", summary="Submit a draft request")
+async def submit_agreement(request: Request, ref: str) -> Response:
+    data = await _body(request)
+    return await _change(request, lambda ctx: agreements.submit(ctx, ref, str(data.get("note")
+                                                                               or "")))
+
+
+@router.post("/agreements/{ref}/approve", summary="Approve, setting the conditions")
+async def approve_agreement(request: Request, ref: str) -> Response:
+    """The publisher's data owners approve: ``actions``, ``columns``, ``min_cell_count``,
+    ``retention_days``, ``start_date``, ``end_date``, ``no_onward_sharing``, ``note``."""
+    data = await _body(request)
+    return await _change(request, lambda ctx: agreements.approve(ctx, ref, data))
+
+
+@router.post("/agreements/{ref}/refuse", summary="Refuse a request (note required)")
+async def refuse_agreement(request: Request, ref: str) -> Response:
+    data = await _body(request)
+    return await _change(request, lambda ctx: agreements.refuse(ctx, ref, data.get("note")))
+
+
+@router.post("/agreements/{ref}/request-info", summary="Ask the requester for more information")
+async def request_info(request: Request, ref: str) -> Response:
+    data = await _body(request)
+    return await _change(request, lambda ctx: agreements.request_info(ctx, ref, data.get("note")))
+
+
+@router.post("/agreements/{ref}/revoke", summary="Revoke an agreement now (note required)")
+async def revoke_agreement(request: Request, ref: str) -> Response:
+    """Ends the agreement at once: the next request under it is refused, open streams stop."""
+    data = await _body(request)
+    return await _change(request, lambda ctx: agreements.revoke(ctx, ref, data.get("note")))
+
+
+@router.get("/agreements/{ref}/odrl", summary="The agreement as an ODRL 2.2 policy (JSON-LD)",
+            response_class=JSONResponse)
+async def agreement_odrl(request: Request, ref: str) -> Response:
+    """Parties get every agreement; anyone gets those in the public register."""
+
+    def run() -> dict[str, Any]:
+        with request_ctx(request) as ctx:
+            ag = agreements.find(ctx.session, ref)
+            if ag is None or not agreements.can_view(ctx.session, ctx.actor, ag):
+                register_entry(ctx, ref)  # NotFound unless it is public
+                ag = agreements.find(ctx.session, ref)
+            assert ag is not None
+            return to_odrl(ctx, ag)
+
+    policy = await run_in_threadpool(run)
+    return JSONResponse(policy, media_type="application/ld+json")
+
+
+# -- the public register -------------------------------------------------------------------------
+@router.get("/register", summary="The public register of data sharing agreements")
+async def public_register(
+    request: Request,
+    status: str = Query("", description="active, approved, expired or revoked"),
+    provider: str = Query("", description="Publisher (organisation name)"),
+    purpose: str = Query("", description="Purpose code"),
+    q: str = Query("", description="Words in the title or purpose"),
+    limit: int = Query(100, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """Approved, active, expired and revoked agreements: parties, datasets, purpose, lawful
+    basis, dates and DPIA — never the data, never the names of individual people."""
+
+    def run() -> dict[str, Any]:
+        with request_ctx(request, anonymous_on_bad_token=True) as ctx:
+            items, total = register(ctx, status=status, provider=provider, purpose=purpose,
+                                    q=q, limit=limit, offset=offset)
+            return {"count": total, "results": items}
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/register/{ref}", summary="One agreement in the public register")
+async def public_register_entry(request: Request, ref: str) -> dict[str, Any]:
+    def run() -> dict[str, Any]:
+        with request_ctx(request, anonymous_on_bad_token=True) as ctx:
+            return register_entry(ctx, ref)
+
+    return await run_in_threadpool(run)
+
+
+# -- the data owners' access log -----------------------------------------------------------------
+def _log_filter(dataset: str, user: str, agreement: str, kind: str, since: str,
+                until: str) -> LogFilter:
+    return LogFilter(dataset=dataset, user=user, agreement=agreement, kind=kind, since=since,
+                     until=until)
+
+
+@router.get("/organizations/{name}/access-log", summary="Who used this publisher's data")
+async def organization_access_log(
+    request: Request, name: str,
+    dataset: str = Query(""), user: str = Query(""), agreement: str = Query(""),
+    kind: str = Query("", description="data (reads), governance, or both"),
+    since: str = Query(""), until: str = Query(""),
+    limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """The publisher's audit entries, newest first, with totals by user, dataset, agreement
+    and purpose. Its data owners (organisation admins) only."""
+    f = _log_filter(dataset, user, agreement, kind, since, until)
+
+    def run() -> dict[str, Any]:
+        with request_ctx(request) as ctx:
+            return access_log(ctx, name, f, limit=limit, offset=offset)
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/organizations/{name}/access-log.csv", summary="The access log as CSV",
+            response_class=StreamingResponse)
+async def organization_access_log_csv(
+    request: Request, name: str,
+    dataset: str = Query(""), user: str = Query(""), agreement: str = Query(""),
+    kind: str = Query(""), since: str = Query(""), until: str = Query(""),
+) -> StreamingResponse:
+    f = _log_filter(dataset, user, agreement, kind, since, until)
+    platform = get_platform(request)
+
+    def check() -> Any:
+        with request_ctx(request) as ctx:
+            first = next(access_log_csv(ctx, name, f))  # raises if not allowed
+            return ctx.actor, ctx.site_url, first
+
+    actor, site, header = await run_in_threadpool(check)
+
+    def rows() -> Iterator[str]:
+        yield header
+        with platform.db.session() as session:
+            ctx = Ctx(session, actor, platform.settings, platform.files, site)
+            lines = access_log_csv(ctx, name, f)
+            next(lines)
+            yield from lines
+
+    return StreamingResponse(rows(), media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{name}-access-log.csv"'})
+
+
+# -- notifications and vocabularies ----------------------------------------------------------
+@router.get("/notifications", summary="Your notifications")
+async def my_notifications(request: Request) -> dict[str, Any]:
+    def run() -> dict[str, Any]:
+        with request_ctx(request) as ctx:
+            items = notify.list_notifications(ctx.session, ctx.actor)
+            return {"unread": sum(1 for n in items if not n["read"]), "results": items}
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/notifications/read", summary="Mark notifications read")
+async def read_notifications(request: Request) -> dict[str, Any]:
+    """``{"id": ...}`` marks one; an empty body marks them all."""
+    data = await _body(request)
+
+    def run() -> dict[str, Any]:
+        with request_ctx(request) as ctx:
+            return {"marked": notify.mark_read(ctx.session, ctx.actor, data.get("id"))}
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/vocabularies/governance", summary="Purposes, lawful bases and other codes")
+def governance_vocabularies() -> dict[str, Any]:
+    """The controlled vocabularies agreements use, code → label."""
+    return {
+        "purposes": vocabulary.PURPOSES,
+        "lawful_bases": vocabulary.LAWFUL_BASES,
+        "special_category_conditions": vocabulary.SPECIAL_CATEGORY_CONDITIONS,
+        "restriction_reasons": vocabulary.REASONS,
+        "discovery": vocabulary.DISCOVERY,
+        "actions": vocabulary.ACTIONS,
+        "statuses": vocabulary.STATUSES,
+    }
