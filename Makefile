@@ -65,7 +65,7 @@ lint: install
 	$(BIN)/mypy citydata
 
 bench: install
-	$(BIN)/python -m bench.search_bench && $(BIN)/python -m bench.datastore_bench
+	$(BIN)/python -m bench.search_bench && $(BIN)/python -m bench.datastore_bench && $(BIN)/python -m bench.governance_bench
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import click
 

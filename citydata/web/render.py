@@ -20,7 +20,8 @@ from citydata.web.markdown_safe import render_markdown
 TEMPLATES = Path(__file__).parent / "templates"
 
 #: Core navigation; plugins add theirs through the ``citydata_nav_links`` hook.
-CORE_NAV: list[tuple[str, str]] = [("Datasets", "/dataset"), ("Publishers", "/organization")]
+CORE_NAV: list[tuple[str, str]] = [("Datasets", "/dataset"), ("Publishers", "/organization"),
+                                   ("Data sharing", "/register")]
 
 
 def _platform(request: Request) -> Any:
@@ -82,7 +83,7 @@ def current_user_name(request: Request) -> str:
 def _current_nav(env: Environment, path: str) -> str:
     """The nav link for this page: the longest link path that is this path or a parent of it."""
     links = cast(list[tuple[str, str]], env.globals["nav_links"])
-    hrefs = [href for _, href in links] + ["/dataset/new"]
+    hrefs = [href for _, href in links] + ["/dataset/new", "/agreements"]
     matches = [h for h in hrefs if path == h or path.startswith(h.rstrip("/") + "/")]
     return max(matches, key=len, default="")
 
@@ -122,6 +123,7 @@ def render_page(
 
 def actor_context(ctx: Any) -> dict[str, Any]:
     """Layout values that depend on who is asking (from a catalog context)."""
+    from citydata.access.notify import unread_count
     from citydata.access.policy import has_role
 
     actor = ctx.actor
@@ -129,4 +131,6 @@ def actor_context(ctx: Any) -> dict[str, Any]:
         "actor": actor,
         "can_publish": bool(actor.user_id) and (
             actor.sysadmin or any(has_role(actor, org, "editor") for org in actor.roles)),
+        "unread": unread_count(ctx.session, actor) if actor.user_id else 0,
+        "owner_orgs": [o for o, role in actor.roles.items() if role == "admin"],
     }

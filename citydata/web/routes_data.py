@@ -63,13 +63,14 @@ EXPORT_LABELS = {"csv": "CSV", "json": "JSON", "ndjson": "NDJSON", "parquet": "P
 def add_profiles(ctx: Ctx, ds: dict[str, Any], views: list[dict[str, Any]]) -> None:
     """Give each queryable resource view a ``profile`` (or ``profile_error``), where allowed.
 
-    Called by the dataset page with its resource views; ``ds["data_access"]`` is the policy's
-    answer for this reader, and ``open_snapshot`` checks it again."""
+    Called by the dataset page with its resource views; ``view["readable"]`` is the policy's
+    answer for this reader and resource, and ``open_snapshot`` decides again (and records the
+    read: a profile's top values and ranges come from the data)."""
     done = 0
     for view in views:
         view.setdefault("profile", None)
         view.setdefault("profile_error", "")
-        if not (ds.get("data_access") and view.get("datastore_active")) or done >= MAX_PROFILES:
+        if not (view.get("readable") and view.get("datastore_active")) or done >= MAX_PROFILES:
             continue
         done += 1
         try:
@@ -186,19 +187,25 @@ async def rows_explorer(request: Request, name: str, resource_id: str) -> Respon
                 "page_sizes": PAGE_SIZES, "errors": [], "page": None,
                 "base": request.url.path, "site_url": ctx.site_url,
                 "facetable": [c for c in snap.columns if c.simple],
+                "declared": ctx.actor.agreement or "",
+                "can_export": snap.decision is None or not snap.decision.audited
+                or ctx.access.allows(datasets.get_visible(ctx, name), "download", resource_id),
             }
             try:
                 q = _row_query(snap, pairs, params.get("next") or None)
                 timeout = float(getattr(ctx.settings, "query_timeout_seconds",
                                         rows.DEFAULT_TIMEOUT_S))
                 page = rows.run_page(snap, q, keyset=True, timeout=timeout)
+                if snap.decision is not None:
+                    snap.decision.note(rows=len(page.rows), query=str(request.url.query)[:1000])
             except QueryError as exc:
                 context["errors"] = _field_errors(exc, pairs)
                 return render_page(request, "data_explorer.html", context, status_code=400)
             form = [(k, v) for k, v in params.multi_items() if k != "next"]
             context.update(
                 page=page,
-                **_links(resource_id, snap, pairs),
+                **_links(resource_id, snap, pairs + (
+                    [("_agreement", ctx.actor.agreement)] if ctx.actor.agreement else [])),
                 next_url=(f"{request.url.path}?{urlencode([*form, ('next', page.next)])}"
                           if page.next else ""),
                 first_url=(f"{request.url.path}?{urlencode(form)}"

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from citydata.access.policy import has_role
+from citydata.access.vocabulary import DISCOVERY, REASONS
 from citydata.api.deps import request_ctx
 from citydata.catalog import datasets
 from citydata.catalog.context import Ctx
+from citydata.datastore.query import RowQuery, describe_snapshot, open_snapshot, run_page
+from citydata.datastore.synthetic import synthetic_sample
+from citydata.errors import CitydataError
+from citydata.storage.models import Dataset
+from citydata.storage.models_access import Agreement, AgreementDataset
 from citydata.web import labels
-from citydata.web.preview import is_tabular, read_preview
+from citydata.web.preview import Preview, is_tabular, read_preview
 from citydata.web.render import actor_context, render_page
 from citydata.web.routes_data import add_profiles
 
@@ -25,11 +32,13 @@ MAX_PREVIEWS = 5
 
 
 def download_path(ds_name: str, resource: dict[str, Any], version: int | None = None,
-                  filename: str = "") -> str:
-    """A site-relative download link (the API's ``url`` is absolute for outside clients)."""
+                  filename: str = "", agreement: str = "") -> str:
+    """A site-relative download link (the API's ``url`` is absolute for outside clients);
+    ``agreement`` is the agreement the reader declared, carried so the download uses it too."""
     name = quote(filename or "data")
     path = f"/dataset/{quote(ds_name)}/resource/{resource['id']}/download/{name}"
-    return f"{path}?version={version}" if version is not None else path
+    query = {k: v for k, v in (("version", version), ("_agreement", agreement)) if v}
+    return f"{path}?{urlencode(query)}" if query else path
 
 
 def report_summary(report: dict[str, Any]) -> dict[str, Any]:
@@ -47,33 +56,67 @@ def report_summary(report: dict[str, Any]) -> dict[str, Any]:
     return {"problem_heading": "", "problems": []}
 
 
-def resource_views(ctx: Ctx, ds: dict[str, Any]) -> list[dict[str, Any]]:
-    """Resources with download links, versions newest first, and previews where allowed."""
+def resource_views(ctx: Ctx, ds: dict[str, Any], row: Dataset) -> list[dict[str, Any]]:
+    """Resources with download links, versions newest first, and previews where the policy
+    lets this reader read (a preview is a read: it is decided and recorded like any other)."""
     out = []
-    previews = 0
+    previews = samples = 0
+    agreement = ctx.actor.agreement or ""
     for r in ds["resources"]:
         view = dict(r)
         versions = sorted(r["versions"], key=lambda v: v["version"], reverse=True)
         current = next((v for v in versions if v["version"] == r["version"]), None)
+        view["readable"] = ctx.access.allows(row, "read", r["id"])
+        view["downloadable"] = ctx.access.allows(row, "download", r["id"])
         view["download_path"] = download_path(
-            ds["name"], r, filename=current["filename"] if current else "")
+            ds["name"], r, filename=current["filename"] if current else "", agreement=agreement)
         view["versions"] = [
             {
                 **v,
-                "download_path": download_path(ds["name"], r, v["version"], v["filename"]),
+                "download_path": download_path(ds["name"], r, v["version"], v["filename"],
+                                               agreement),
                 **report_summary(v.get("report") or {}),
             }
             for v in versions
         ]
         view["preview"] = None
-        # data_access is the policy's answer (can_read_data) for this actor and dataset.
-        if (ds["data_access"] and current and previews < MAX_PREVIEWS
+        view["sample"] = None
+        if (view["readable"] and current and previews < MAX_PREVIEWS
                 and is_tabular(r["format"], current["filename"])):
-            view["preview"] = read_preview(ctx.files, current["sha256"],
-                                           ctx.settings.preview_rows, fmt=r["format"])
+            view["preview"] = _preview(ctx, row, r, current)
             previews += 1
+        if r.get("synthetic_sample") and samples < MAX_PREVIEWS:
+            view["sample"] = _sample(ctx, r["id"])
+            samples += 1
         out.append(view)
     return out
+
+
+def _preview(ctx: Ctx, row: Dataset, r: dict[str, Any], current: dict[str, Any]) -> Any:
+    """The first rows: from the file itself, or — when an agreement allows only some columns —
+    from the table, cut to those columns."""
+    decision = ctx.access.decide(row, "read", r["id"])
+    if decision.columns is None:
+        preview = read_preview(ctx.files, current["sha256"], ctx.settings.preview_rows,
+                               fmt=r["format"])
+        decision.note(rows=len(preview.rows) if preview else 0, preview=True)
+        return preview
+    try:
+        snap = open_snapshot(ctx, r["id"])
+        page = run_page(snap, RowQuery(limit=ctx.settings.preview_rows), include_total=False)
+    except CitydataError:
+        return None
+    decision.note(rows=len(page.rows), preview=True)
+    return Preview([c.name for c in page.columns],
+                   [["" if v is None else str(v) for v in row_] for row_ in page.rows])
+
+
+def _sample(ctx: Ctx, resource_id: str) -> dict[str, Any] | None:
+    try:
+        snap = describe_snapshot(ctx, resource_id, need="sample")
+        return synthetic_sample(snap, f"{snap.path.name}:{snap.version}")
+    except CitydataError:
+        return None
 
 
 def api_snippets(ctx: Ctx, ds: dict[str, Any]) -> dict[str, str]:
@@ -92,16 +135,37 @@ def api_snippets(ctx: Ctx, ds: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def pending_requests(ctx: Ctx, dataset_id: str) -> list[dict[str, str]]:
+    """The reader's own drafts and requests for this dataset, waiting for a decision."""
+    if not ctx.actor.user_id:
+        return []
+    rows = ctx.session.scalars(
+        select(Agreement).join(AgreementDataset, AgreementDataset.agreement_id == Agreement.id)
+        .where(AgreementDataset.dataset_id == dataset_id,
+               Agreement.requested_by == ctx.actor.user_id,
+               Agreement.status.in_(("draft", "requested")))
+        .order_by(Agreement.created.desc()))
+    return [{"reference": a.reference, "status": a.status} for a in rows]
+
+
 @router.get("/dataset/{name}", response_class=HTMLResponse)
 def dataset_page(request: Request, name: str) -> Response:
-    """One dataset. Private datasets answer 404 to outsiders (the catalog raises NotFound)."""
+    """One dataset. Private datasets answer 404 to outsiders (the catalog raises NotFound).
+
+    A reader under agreements chooses the one they use the data under (``?_agreement=``):
+    previews, downloads and the explorer then run under it."""
     with request_ctx(request) as ctx:
-        ds = datasets.show_dataset(ctx, name)
+        row = datasets.get_visible(ctx, name)
+        ds = datasets.dataset_dict(ctx, row)
         if ds["name"] != name:  # reached by id: send readers to the one canonical address
             return RedirectResponse(f"/dataset/{ds['name']}", status_code=301)
         boroughs = labels.borough_names(ctx.session) if ds["boroughs"] else {}
-        views = resource_views(ctx, ds)
+        views = resource_views(ctx, ds, row)
         add_profiles(ctx, ds, views)
+        refusal = ""
+        if ds["access"]["purpose_required"]:
+            refusal = next((ctx.access.refusal(row, "read", v["id"]) for v in views
+                            if not v["readable"]), "")
         return render_page(request, "dataset.html", {
             **actor_context(ctx),
             "ds": ds,
@@ -115,4 +179,9 @@ def dataset_page(request: Request, name: str) -> Response:
             "can_edit": has_role(ctx.actor, ds["owner_org"], "editor")
             and ctx.actor.is_authenticated,
             "api": api_snippets(ctx, ds),
+            "declared": ctx.actor.agreement or "",
+            "refusal": refusal,
+            "pending": pending_requests(ctx, row.id),
+            "reason_label": REASONS.get(ds["restriction_reason"], ""),
+            "discovery_label": DISCOVERY.get(ds["access"]["discovery"], ""),
         })

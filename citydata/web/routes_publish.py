@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from citydata.access.policy import ACCESS_LEVELS, has_role
+from citydata.access.vocabulary import DISCOVERY, REASONS
 from citydata.api.deps import get_platform, request_ctx
 from citydata.api.uploads import ParsedForm, parse_multipart
 from citydata.catalog import datasets, organizations, resources
@@ -33,7 +34,8 @@ router = APIRouter(include_in_schema=False)
 
 #: Form fields in page order: the error summary lists problems in this order.
 DATASET_FIELDS = ["owner_org", "title", "name", "notes", "license_id", "access_level",
-                  "tag_string", "themes", "frequency", "conforms_to", "file"]
+                  "restriction_reason", "restriction_note", "discovery", "tag_string", "themes",
+                  "frequency", "conforms_to", "file"]
 #: Catalog field names that the form shows under another name.
 FIELD_ALIASES = {"tags": "tag_string"}
 FRIENDLY = {"That URL is already in use.":
@@ -87,6 +89,8 @@ def _dataset_form(request: Request, ctx: Ctx, values: dict[str, Any],
         "licences": labels.license_options(),
         "access_levels": [(lvl, labels.access_label(lvl), labels.access_explanation(lvl))
                           for lvl in ACCESS_LEVELS],
+        "reasons": [("", "Not stated"), *REASONS.items()],
+        "discovery_options": [("", "The default for the access level"), *DISCOVERY.items()],
         "themes": list(THEMES.items()),
         "frequencies": [("", "Not stated"), *FREQUENCIES.items()],
         "standards": standard_options(request),
@@ -146,6 +150,9 @@ async def new_dataset(request: Request) -> Response:
                     "owner_org": values["owner_org"], "title": values["title"], "name": name,
                     "notes": values["notes"], "license_id": values["license_id"],
                     "access_level": values["access_level"], "tag_string": values["tag_string"],
+                    "restriction_reason": values["restriction_reason"],
+                    "restriction_note": values["restriction_note"],
+                    "discovery": values["discovery"],
                     "themes": values["themes"], "frequency": values["frequency"],
                     "conforms_to": values["conforms_to"],
                 })

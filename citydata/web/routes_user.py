@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from citydata.access import throttle
 from citydata.api.deps import request_ctx
 from citydata.catalog import users
 from citydata.catalog.context import Ctx
-from citydata.errors import ValidationError
+from citydata.errors import Forbidden, ValidationError
 from citydata.storage.models import User
 from citydata.web.csrf import rotate_csrf
 from citydata.web.forms import login_redirect, read_form, safe_next, see_other, signed_in
@@ -18,6 +19,9 @@ from citydata.web.render import actor_context, add_notice, render_page
 router = APIRouter(include_in_schema=False)
 
 EXPIRY_OPTIONS = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("", "Never")]
+SCOPE_OPTIONS = [("read", "Read only: search and use data"),
+                 ("write", "Read and publish: also create and update datasets"),
+                 ("admin", "Everything you can do, including managing members and agreements")]
 
 
 @router.get("/user/login", response_class=HTMLResponse)
@@ -40,19 +44,34 @@ async def login(request: Request) -> Response:
     if not password:
         errors["password"] = "Enter your password"
     found: tuple[str, str] | None = None
+    status = 400
+    retry_after = 0
+    client = request.client.host if request.client else "unknown"
     if not errors:
         def check() -> tuple[str, str] | None:  # argon2 is deliberately slow: off the loop
             with request_ctx(request) as ctx:
+                throttle.check(ctx.session, ctx.settings, username, client)
                 user = users.authenticate(ctx.session, username, password)
-                return (user.id, user.name) if user else None
+                if user is None:
+                    throttle.failed(ctx.session, ctx.settings, username, client)
+                    return None
+                throttle.succeeded(ctx.session, username)
+                return user.id, user.name
 
-        found = await run_in_threadpool(check)
-        if found is None:
-            errors["username"] = "The username or password is not right"
+        try:
+            found = await run_in_threadpool(check)
+        except throttle.TooManyAttempts as exc:
+            errors["username"], status, retry_after = exc.message, 429, exc.retry_after
+        else:
+            if found is None:
+                errors["username"] = "The username or password is not right"
     if errors or found is None:
-        return render_page(request, "login.html",
-                           {"errors": errors, "values": {"username": username}, "next": target},
-                           status_code=400)
+        response = render_page(request, "login.html",
+                               {"errors": errors, "values": {"username": username},
+                                "next": target}, status_code=status)
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
     # The whole session lives in the signed cookie: clearing it and writing new values means
     # nothing set before sign-in (including the CSRF token) survives.
     request.session.clear()
@@ -71,14 +90,28 @@ async def logout(request: Request) -> Response:
     return see_other("/")
 
 
+def _agreement_options(ctx: Ctx, user: User) -> list[tuple[str, str]]:
+    """Agreements a token can be bound to: those the token's owner receives data under."""
+    from citydata.access.agreement_views import list_mine
+
+    if ctx.actor.user_id != user.id:
+        return [("", "Not bound to an agreement")]
+    found = [a for a in list_mine(ctx, role="recipient")
+             if a["status"] in ("approved", "active")]
+    return [("", "Not bound to an agreement")] + [
+        (a["reference"], f"{a['reference']}: {a['title']} ({a['purpose_label']})") for a in found]
+
+
 def _tokens_page(request: Request, ctx: Ctx, user: User, **extra: object) -> HTMLResponse:
     context = {
         **actor_context(ctx),
         "owner": user.name,
         "tokens": users.list_tokens(ctx.session, ctx.actor, user.name),
         "expiry_options": EXPIRY_OPTIONS,
+        "scope_options": SCOPE_OPTIONS,
+        "agreement_options": _agreement_options(ctx, user),
         "errors": {},
-        "values": {"expires_days": "90"},
+        "values": {"expires_days": "90", "scope": "read"},
         **extra,
     }
     status = 400 if context["errors"] else 200
@@ -100,7 +133,11 @@ async def create_token(request: Request, name: str) -> Response:
     form = await read_form(request)
     token_name = form.get("name", "").strip()
     expires = form.get("expires_days", "")
+    scope = form.get("scope", "read")
+    agreement = form.get("agreement", "").strip()
     errors: dict[str, str] = {}
+    if scope not in {value for value, _ in SCOPE_OPTIONS}:
+        errors["scope"] = "Choose what the token may do"
     if len(token_name) > 200:
         errors["name"] = "Token name must be 200 characters or fewer"
     if expires not in {value for value, _ in EXPIRY_OPTIONS}:
@@ -109,14 +146,17 @@ async def create_token(request: Request, name: str) -> Response:
     def work() -> HTMLResponse:
         with request_ctx(request) as ctx:
             user = users.token_owner(ctx.session, ctx.actor, name)
+            values = {"name": token_name, "expires_days": expires, "scope": scope,
+                      "agreement": agreement}
             if errors:
-                return _tokens_page(request, ctx, user, errors=errors,
-                                    values={"name": token_name, "expires_days": expires})
+                return _tokens_page(request, ctx, user, errors=errors, values=values)
             try:
                 token = users.create_token(ctx.session, ctx.actor, user.name, name=token_name,
-                                           expires_days=int(expires) if expires else None)
-            except ValidationError as exc:
-                return _tokens_page(request, ctx, user, errors={"name": exc.message})
+                                           expires_days=int(expires) if expires else None,
+                                           scope=scope, agreement=agreement or None)
+            except (ValidationError, Forbidden) as exc:
+                return _tokens_page(request, ctx, user, errors={"name": exc.message},
+                                    values=values)
             return _tokens_page(request, ctx, user, new_token=token, new_token_name=token_name)
 
     return await run_in_threadpool(work)

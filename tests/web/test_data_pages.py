@@ -138,7 +138,7 @@ def test_profiles_for_queryable_resources(make_ctx, client, spend):  # type: ign
 
     with make_ctx() as ctx:
         ds = datasets.show_dataset(ctx, "council-spend")
-        views = [dict(r) for r in ds["resources"]]
+        views = [dict(r, readable=True) for r in ds["resources"]]  # as the page decides
         add_profiles(ctx, ds, views)
     (view,) = views
     prof = {c["name"]: c for c in view["profile"]}
