@@ -96,6 +96,8 @@ def _family(request: Request) -> str:
         or path.endswith((".ttl", ".jsonld", ".rdf"))
     ):
         return "json"
+    if "/download" in path and "text/html" not in request.headers.get("accept", ""):
+        return "json"  # file downloads by scripts and API clients, not browsers
     return "html"
 
 

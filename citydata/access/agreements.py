@@ -527,7 +527,7 @@ def _owner(ctx: Ctx, ag: Agreement) -> None:
 def _required_note(note: object, what: str) -> str:
     text = str(note or "").strip()
     if not text:
-        raise ValidationError(f"note: say why ({what})", fields={"note": ["Missing value"]})
+        raise ValidationError(f"note: say {what}", fields={"note": [f"Say {what}"]})
     if len(text) > 5000:
         raise ValidationError("note: at most 5000 characters", fields={"note": ["Too long"]})
     return text

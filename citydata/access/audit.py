@@ -139,9 +139,11 @@ def append(session: Session, entries: list[Pending]) -> int:
     if not entries:
         return 0
     n = len(entries)
-    # The UPDATE takes the head's lock first, so no other writer can interleave.
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + n))
-    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
+    # The UPDATE takes the head's lock first, so no other writer can interleave; RETURNING
+    # reads the new number and the previous hash under that lock in the same statement.
+    head = session.execute(
+        update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + n)
+        .returning(AuditHead.seq, AuditHead.hash)).one()
     seq, prev = int(head.seq) - n, head.hash
     at = utcnow().isoformat(timespec="microseconds")
     rows = []
