@@ -92,6 +92,17 @@ def _code(index: Any, field: str, value: str) -> int:
     return index.vocab[field].codes.get(value, -1)
 
 
+def can_see_clause(actor: Actor) -> ColumnElement[bool]:
+    """:func:`can_see_dataset` as SQL, so a lookup answers "not found" for a dataset the actor
+    may not see in the very same query (and time) as for one that does not exist."""
+    if actor.sysadmin:
+        return Dataset.id.is_not(None)
+    editing = [o for o, r in actor.roles.items() if ROLE_RANK[r] >= ROLE_RANK["editor"]]
+    member = Dataset.owner_org.in_(list(actor.roles))
+    active = (Dataset.state == "active") & ((Dataset.access_level != "private") | member)
+    return active | ((Dataset.state != "active") & Dataset.owner_org.in_(editing))
+
+
 def can_see_dataset(actor: Actor, dataset: Dataset) -> bool:
     if dataset.state != "active":
         return actor.sysadmin or has_role(actor, dataset.owner_org, "editor")
@@ -525,6 +536,7 @@ __all__ = [
     "Access",
     "Decision",
     "Grant",
+    "can_see_clause",
     "can_see_dataset",
     "has_role",
     "in_force",

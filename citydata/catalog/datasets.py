@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from citydata.access import audit
 from citydata.access.policy import (
     ACCESS_LEVELS,
+    can_see_clause,
     require_editor,
     require_visible,
     visible_datasets_clause,
@@ -78,7 +79,17 @@ def find_dataset(session: Session, name_or_id: object) -> Dataset | None:
 
 
 def get_visible(ctx: Ctx, name_or_id: object) -> Dataset:
-    return require_visible(ctx.actor, find_dataset(ctx.session, name_or_id))
+    """The dataset, or NotFound — in one query either way: a dataset the actor may not see
+    is filtered out by the same statement that would have found it."""
+    if not isinstance(name_or_id, str) or not name_or_id:
+        raise NotFound("Dataset not found")
+    found = ctx.session.scalar(
+        select(Dataset)
+        .options(*load_options())
+        .where((Dataset.name == name_or_id) | (Dataset.id == name_or_id))
+        .where(can_see_clause(ctx.actor))
+    )
+    return require_visible(ctx.actor, found)
 
 
 # -- output ----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import numpy as np
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
+from citydata.access.vocabulary import DEFAULT_DISCOVERY
 from citydata.catalog.quality import band as quality_band
 from citydata.storage.models import (
     Dataset,
@@ -42,6 +43,13 @@ from citydata.storage.models import (
 
 SINGLE = ("organization", "license_id", "access_level", "quality")
 MULTI = ("tags", "theme", "borough", "res_format")
+#: Datasets whose publisher shows only that they exist: their file formats are not faceted
+#: (for anyone: the index is shared by every reader).
+FILES_UNLISTED = select(Dataset.id).where(
+    Dataset.access_level.in_(tuple(DEFAULT_DISCOVERY))
+    & ((Dataset.discovery == "existence")
+       | ((Dataset.discovery == "") & Dataset.access_level.in_(
+           [lvl for lvl, tier in DEFAULT_DISCOVERY.items() if tier == "existence"]))))
 #: Rebuild from scratch rather than patch when this share of datasets changed.
 REBUILD_SHARE = 0.2
 
@@ -168,7 +176,8 @@ def _read(conn: Any, ids: list[str] | None) -> _Rows:
             ("tags", DatasetTag.dataset_id, DatasetTag.tag, None),
             ("theme", DatasetTheme.dataset_id, DatasetTheme.theme, None),
             ("borough", DatasetBorough.dataset_id, DatasetBorough.gss_code, None),
-            ("res_format", Resource.dataset_id, Resource.format, Resource.format != ""),
+            ("res_format", Resource.dataset_id, Resource.format,
+             (Resource.format != "") & Resource.dataset_id.not_in(FILES_UNLISTED)),
         ):
             q = select(owner, value).distinct()
             if extra is not None:

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citydata.access.policy import Decision, require_editor
+from citydata.access.policy import Decision, can_see_clause, require_editor
 from citydata.catalog import search
 from citydata.catalog.context import Ctx
 from citydata.catalog.datasets import get_visible, iso
@@ -161,14 +161,14 @@ def version_dict(v: ResourceVersion) -> dict[str, Any]:
 def _get_resource(ctx: Ctx, resource_id: object) -> tuple[Dataset, Resource]:
     if not isinstance(resource_id, str) or not resource_id:
         raise ValidationError("id: Missing value", fields={"id": ["Missing value"]})
-    r = ctx.session.get(Resource, resource_id)
+    # One statement finds the resource only if its dataset is visible to the actor, so a
+    # private dataset's resource is "not found" exactly as a resource that does not exist.
+    r = ctx.session.scalar(
+        select(Resource).join(Dataset, Dataset.id == Resource.dataset_id)
+        .where(Resource.id == resource_id, can_see_clause(ctx.actor)))
     if r is None:
         raise NotFound("Resource was not found.")
-    try:
-        ds = get_visible(ctx, r.dataset_id)
-    except NotFound:
-        raise NotFound("Resource was not found.") from None
-    return ds, r
+    return get_visible(ctx, r.dataset_id), r
 
 
 def _apply(r: Resource, data: dict, errors: Errors) -> None:

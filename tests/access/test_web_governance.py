@@ -54,7 +54,8 @@ def test_request_decide_use_and_revoke_in_the_browser(client, governed):
     mine = client.get("/agreements")
     assert "Requests waiting for your decision (1)" in mine.text
     agreement = client.get(f"/agreements/{ref}")
-    assert "Decide on this request" in agreement.text and 'name="column:weekly_cost"' in agreement.text
+    assert "Decide on this request" in agreement.text
+    assert 'name="column:weekly_cost"' in agreement.text
     approved = post_form(client, f"/agreements/{ref}", f"/agreements/{ref}/approve", {
         "actions": "read", "column:ward": "1", "column:age_band": "1",
         "column:support_type": "1", "end_date": in_days(400), "min_cell_count": "10"})
@@ -70,7 +71,7 @@ def test_request_decide_use_and_revoke_in_the_browser(client, governed):
     assert f'href="/dataset/care-restricted?_agreement={ref}"' in page.text
     assert "Preview: the first" not in page.text  # no purpose stated yet
     page = client.get(f"/dataset/care-restricted?_agreement={ref}")
-    assert f"You are using this data under agreement" in page.text
+    assert "You are using this data under agreement" in page.text
     assert "Preview: the first" in page.text
     preview = page.text[page.text.index("Preview: the first"):]
     header = re.search(r"<thead><tr>(.*?)</tr></thead>", preview).group(1)
@@ -101,7 +102,8 @@ def test_decision_errors_keep_the_page(client, governed):
     ref = governed.request()
     login(client, "camden-owner", PASSWORD)
     r = post_form(client, f"/agreements/{ref}", f"/agreements/{ref}/refuse", {"note": ""})
-    assert r.status_code == 400 and "There is a problem" in r.text and "Say why the request is refused" in r.text
+    assert r.status_code == 400 and "There is a problem" in r.text
+    assert "Say why the request is refused" in r.text
     r = post_form(client, f"/agreements/{ref}", f"/agreements/{ref}/approve",
                   {"actions": "read", "end_date": "tomorrow"})
     assert r.status_code == 400 and "YYYY-MM-DD" in r.text
