@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     #: checkpoints (when a node key exists). 0 turns the loop off.
     jobs_interval_seconds: float = Field(default=30.0, ge=0)
     audit_checkpoint_minutes: float = Field(default=60.0, gt=0)
+    #: A download or export of governed data re-asks the policy this often while it streams.
+    stream_recheck_seconds: float = Field(default=1.0, ge=0)
     #: Datastore: queries stop after this many seconds; SQL results are capped at this many rows.
     query_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     sql_row_cap: int = Field(default=32000, ge=1, le=1_000_000)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -19,7 +20,8 @@ import pytest
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.slow
+# One `make run` serves the whole module, so its tests stay on one worker, in order.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("quickstart")]
 
 
 def readme_commands() -> list[str]:
@@ -67,32 +69,136 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
-def test_make_run_serves_the_london_demo_and_is_idempotent(tmp_path):
-    home = tmp_path / "var"
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """`make run` as the README says, once for this module: (base URL, home, process)."""
+    home = tmp_path_factory.mktemp("quickstart") / "var"
     port = free_port()
     proc, _, _ = run_until_serving(home, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        found = httpx.get(
-            f"{base}/api/3/action/package_search",
-            params={"rows": 0, "facet.field": '["organization"]', "facet.limit": "-1"},
-        ).json()["result"]
-        assert found["count"] >= 300
-        assert len(found["facets"]["organization"]) >= 40
-        orgs = httpx.get(f"{base}/api/3/action/organization_list").json()["result"]
-        assert {"camden-council", "westminster-council", "city-of-london"} & set(orgs)
-        assert httpx.get(f"{base}/").status_code == 200
-        assert httpx.get(f"{base}/catalog.ttl").status_code == 200
-    finally:
-        stop(proc)
-    db_before = (home / "citydata.db").stat().st_size
+    state = {"base": f"http://127.0.0.1:{port}", "home": home, "port": port, "proc": proc}
+    yield state
+    if state["proc"].poll() is None:
+        stop(state["proc"])
 
+
+def test_make_run_serves_the_london_demo(demo):
+    base = demo["base"]
+    found = httpx.get(
+        f"{base}/api/3/action/package_search",
+        params={"rows": 0, "facet.field": '["organization"]', "facet.limit": "-1"},
+    ).json()["result"]
+    assert found["count"] >= 300
+    assert len(found["facets"]["organization"]) >= 40
+    orgs = httpx.get(f"{base}/api/3/action/organization_list").json()["result"]
+    assert {"camden-council", "westminster-council", "city-of-london"} & set(orgs)
+    assert httpx.get(f"{base}/").status_code == 200
+    assert httpx.get(f"{base}/catalog.ttl").status_code == 200
+    register = httpx.get(f"{base}/api/v1/register").json()
+    assert register["count"] == 4  # the demo's agreements: active, revoked, expired
+
+
+def citydata(home: Path, *args: str) -> subprocess.CompletedProcess:
+    """The CLI against the demo's database, as an operator would run it."""
+    env = {**os.environ, "CITYDATA_HOME": str(home)}
+    env.pop("CITYDATA_DATABASE_URL", None)
+    return subprocess.run([str(ROOT / ".venv" / "bin" / "citydata"), *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_governed_sharing_walkthrough(demo):
+    """The issue's "done when", in the demo: a Hackney analyst asks Camden for restricted data
+    for a stated purpose, Camden's data owner approves, the analyst queries within the
+    conditions, the owner sees it in the access log, the register shows the agreement,
+    revocation cuts access at once, and `citydata audit verify` passes — then fails after a
+    row of the log is edited by hand."""
+    base, home = demo["base"], demo["home"]
+    analyst = {"Authorization": citydata(home, "token", "create", "hackney-analyst").stdout.strip()}
+    owner = {"Authorization": citydata(home, "token", "create", "camden-owner").stdout.strip()}
+    name = "camden-adult-social-care-packages"
+    ds = httpx.get(f"{base}/api/3/action/package_show", params={"id": name},
+                   headers=analyst).json()["result"]
+    assert ds["access_level"] == "restricted" and ds["data_access"] is False
+    assert ds["access"]["reason"] == "special-category-data"
+    (table,) = [r for r in ds["resources"] if r["datastore_active"]]
+    rid = table["id"]
+    sample = httpx.get(f"{base}/api/v1/resources/{rid}/sample").json()
+    assert sample["synthetic"] and len(sample["rows"]) == 10
+    search = f"{base}/api/3/action/datastore_search"
+    assert httpx.get(search, params={"resource_id": rid}, headers=analyst).status_code == 403
+
+    requested = httpx.post(f"{base}/api/v1/agreements", headers=analyst, json={
+        "datasets": [name], "organization": "hackney-council", "purpose": "service-planning",
+        "purpose_detail": "Compare adult social care packages with Hackney's to plan a "
+                          "shared home care framework.",
+        "lawful_basis": "art6-1-e", "special_category_condition": "art9-2-h",
+        "dpia_reference": "HAC-DPIA-2026-031", "duration_days": 90,
+        "actions": ["read", "query"]})
+    assert requested.status_code == 201, requested.text
+    ref = requested.json()["reference"]
+    waiting = httpx.get(f"{base}/api/v1/agreements", headers=owner,
+                        params={"role": "provider", "status": "requested"}).json()
+    assert [a["reference"] for a in waiting["results"]] == [ref]
+    notes = httpx.get(f"{base}/api/v1/notifications", headers=owner).json()
+    assert notes["unread"] >= 1 and ref in notes["results"][0]["subject"]
+
+    allowed = ["ward_gss", "age_band", "support_type", "weekly_hours"]
+    approved = httpx.post(f"{base}/api/v1/agreements/{ref}/approve", headers=owner,
+                          json={"actions": ["read", "query"], "columns": allowed})
+    assert approved.status_code == 200 and approved.json()["status"] == "active"
+
+    purpose = {**analyst, "X-Citydata-Purpose": "service-planning"}
+    rows = httpx.get(search, params={"resource_id": rid, "limit": 5}, headers=purpose).json()
+    assert rows["success"] and rows["result"]["total"] == 720
+    assert [f["id"] for f in rows["result"]["fields"]] == ["_id", *allowed]
+    sql = (f'SELECT support_type, count(*) AS packages FROM "{rid}" '
+           "GROUP BY support_type ORDER BY packages DESC")
+    grouped = httpx.get(f"{base}/api/3/action/datastore_search_sql", params={"sql": sql},
+                        headers=purpose).json()["result"]["records"]
+    assert sum(r["packages"] for r in grouped) == 720
+    hidden = httpx.get(search, params={"resource_id": rid, "fields": "weekly_cost_gbp"},
+                       headers=purpose)
+    assert hidden.status_code == 400  # outside the conditions
+
+    log = httpx.get(f"{base}/api/v1/organizations/camden-council/access-log", headers=owner,
+                    params={"kind": "data", "agreement": ref}).json()
+    assert log["count"] == 2
+    assert {(e["user"], e["purpose"], e["agreement"]) for e in log["results"]} == {
+        ("hackney-analyst", "service-planning", ref)}
+    csv = httpx.get(f"{base}/api/v1/organizations/camden-council/access-log.csv",
+                    headers=owner, params={"agreement": ref})
+    assert csv.status_code == 200 and "hackney-analyst" in csv.text
+
+    public = httpx.get(f"{base}/api/v1/register", params={"provider": "camden-council"}).json()
+    entry = next(a for a in public["results"] if a["reference"] == ref)
+    assert entry["status"] == "active" and entry["special_category_condition"] == "art9-2-h"
+    assert ref in httpx.get(f"{base}/register").text
+
+    revoked = httpx.post(f"{base}/api/v1/agreements/{ref}/revoke", headers=owner,
+                         json={"note": "The framework was procured"})
+    assert revoked.status_code == 200
+    after = httpx.get(search, params={"resource_id": rid}, headers=purpose)
+    assert after.status_code == 403
+
+    verify = citydata(home, "audit", "verify")
+    assert verify.returncode == 0 and "Audit log intact" in verify.stdout, verify.stderr
+    with sqlite3.connect(home / "citydata.db") as conn:  # someone edits the log by hand
+        seq = conn.execute("SELECT min(seq) FROM audit_log WHERE action = 'data.read'"
+                           ).fetchone()[0]
+        conn.execute("UPDATE audit_log SET actor_name = 'nobody' WHERE seq = ?", (seq,))
+    broken = citydata(home, "audit", "verify")
+    assert broken.returncode == 1
+    assert f"entry {seq} does not match its hash" in broken.stderr
+
+
+def test_make_run_again_is_quick_and_changes_nothing(demo):
+    base, home, port = demo["base"], demo["home"], demo["port"]
+    before = httpx.get(f"{base}/api/3/action/package_search?rows=0").json()["result"]["count"]
+    stop(demo["proc"])
+    db_before = (home / "citydata.db").stat().st_size
     proc, _, log = run_until_serving(home, port)
-    try:
-        again = httpx.get(f"{base}/api/3/action/package_search?rows=0").json()["result"]
-        assert again["count"] == found["count"]  # nothing added the second time
-    finally:
-        stop(proc)
+    demo["proc"] = proc
+    again = httpx.get(f"{base}/api/3/action/package_search?rows=0").json()["result"]
+    assert again["count"] == before  # nothing added the second time
     # The second run recognises everything as loaded instead of redoing it.
     assert "demo catalog: up to date" in log and "datasets: 0" in log
     assert (home / "citydata.db").stat().st_size == db_before

@@ -339,7 +339,7 @@ def create(ctx: Ctx, data: dict) -> Agreement:
     """A recipient's access request (``submit`` false keeps it a draft), or — when
     ``recipients`` is given — an agreement the provider drafts for named recipients."""
     actor = ctx.actor
-    if not actor.user_id:
+    if not actor.is_authenticated:
         raise NotAuthenticated("Sign in (or send an API token) to request access")
     if not isinstance(data, dict):
         raise ValidationError("Expected a JSON object")
@@ -363,6 +363,8 @@ def create(ctx: Ctx, data: dict) -> Agreement:
         require_data_owner(actor, provider)
         recipients = _recipient_rows(ctx, data.get("recipients"))
     else:
+        if actor.user_id is None:
+            raise ValidationError("Only a person can request access: name the recipients")
         if actor.role_in(provider) is not None:
             raise Conflict(
                 "You are a member of this dataset's publisher: you can use its data "
@@ -666,9 +668,8 @@ def request_info(ctx: Ctx, ref: str, note: object) -> Agreement:
 def revoke(ctx: Ctx, ref: str, note: object) -> Agreement:
     """End an approved or active agreement now (the provider's owners or a recipient)."""
     ag = get_for(ctx, ref)
-    if not (
-        is_recipient(ctx.session, ctx.actor, ag) or ctx.actor.role_in(ag.provider_org_id) == "admin"
-    ):
+    owner = ctx.actor.role_in(ag.provider_org_id) == "admin" or ctx.actor.is_system
+    if not (owner or is_recipient(ctx.session, ctx.actor, ag)):
         raise Forbidden("Only the provider's data owners or a recipient can revoke an agreement")
     if not ctx.actor.scope_at_least("admin"):
         raise Forbidden(f"This API token's scope is {ctx.actor.scope}; this needs an admin token")

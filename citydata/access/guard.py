@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from citydata.access.actors import Actor
 from citydata.access.policy import Access, Decision
@@ -29,11 +30,8 @@ class AccessEnded(Exception):
     """Raised inside a stream whose access was withdrawn while it ran."""
 
 
-def current_actor(session: object, actor: Actor) -> Actor | None:
+def current_actor(session: Session, actor: Actor) -> Actor | None:
     """The actor as the database sees it now, or None if its user or token is gone."""
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
     if actor.user_id is None:
         return actor
     user = session.get(User, actor.user_id)
@@ -87,9 +85,10 @@ class StreamGuard:
 
 
 def guarded(
-    db: Database, actor: Actor, decision: Decision | None, chunks: Iterable[bytes]
+    db: Database, actor: Actor, decision: Decision | None, chunks: Iterable[bytes], *,
+    every: float = 1.0,
 ) -> Iterable[bytes]:
     """``chunks`` as they are for open data; re-checked while streaming for anything else."""
     if decision is None or not decision.audited:
         return chunks
-    return StreamGuard(db, actor, decision).wrap(chunks)
+    return StreamGuard(db, actor, decision, every=every).wrap(chunks)

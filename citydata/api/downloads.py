@@ -41,5 +41,7 @@ async def download(
         "X-Citydata-Version": str(v.version),
         "Digest": f"sha-256={v.sha256}",
     }
-    body = guarded(request.app.state.platform.db, actor, decision, files.iter_bytes(v.sha256))
+    platform = request.app.state.platform
+    body = guarded(platform.db, actor, decision, files.iter_bytes(v.sha256),
+                   every=platform.settings.stream_recheck_seconds)
     return StreamingResponse(body, media_type=v.mimetype, headers=headers)

@@ -210,8 +210,9 @@ async def export_rows(
         "Content-Disposition": f'attachment; filename="{export.filename}"',
         "X-Citydata-Version": str(export.snap.version),
     }
-    db = request.app.state.platform.db
-    body = guarded(db, actor, export.snap.decision, export.iter_bytes())
+    platform = request.app.state.platform
+    body = guarded(platform.db, actor, export.snap.decision, export.iter_bytes(),
+                   every=platform.settings.stream_recheck_seconds)
     return StreamingResponse(body, media_type=export.media_type, headers=headers)
 
 

@@ -23,6 +23,7 @@ from citydata.catalog.organizations import add_member, create_organization
 from citydata.catalog.resources import create_resource
 from citydata.catalog.users import create_user
 from citydata.demo import files
+from citydata.demo.governance import load_agreements
 from citydata.demo.spec import DatasetSpec, DemoSpec, build_spec, spec_hash
 from citydata.geo.reference import load_reference
 from citydata.storage.models import Dataset, Organization, RefMeta, User
@@ -126,7 +127,8 @@ def load_demo(
         up_to_date = meta is not None and meta.value == digest
     if up_to_date and not force:
         _say(progress, "demo catalog: up to date")
-        return {**counts, "organizations": 0, "users": 0, "datasets": 0, "resources": 0}
+        return {**counts, "organizations": 0, "users": 0, "datasets": 0, "resources": 0,
+                "agreements": 0}
 
     counts["organizations"] = _organizations(platform, spec)
     counts["users"] = _users(platform, spec)
@@ -142,6 +144,7 @@ def load_demo(
                 _say(progress, f"demo catalog: {done}/{len(todo)} datasets")
     counts["datasets"] = len(todo)
     counts["resources"] = resources
+    counts["agreements"] = load_agreements(platform)
     with platform.db.session() as session:
         session.merge(RefMeta(key=META_KEY, value=digest))
     return counts

@@ -57,15 +57,25 @@ def test_load_demo_twice(platform, monkeypatch):
             "restricted", "special-category-data", "sample")
         tables = [v for r in care.resources for v in r.versions if v.ingest_status == "ok"]
         assert len(tables) == 1 and tables[0].row_count == 720
+    # The register shows agreements in each state a Londoner would meet.
+    assert first["agreements"] == 4
+    with platform.db.session() as s:
+        from citydata.access.agreements import effective_status
+        from citydata.storage.models_access import Agreement
+
+        states = sorted(effective_status(a) for a in s.scalars(select(Agreement)))
+    assert states == ["active", "active", "expired", "revoked"]
 
     started = time.perf_counter()
     second = load_demo(platform)
     elapsed = time.perf_counter() - started
-    assert {k: second[k] for k in ("organizations", "users", "datasets", "resources")} == {
+    assert {k: second[k] for k in ("organizations", "users", "datasets", "resources",
+                                   "agreements")} == {
         "organizations": 0,
         "users": 0,
         "datasets": 0,
         "resources": 0,
+        "agreements": 0,
     }
     forced = load_demo(platform, force=True)
     assert forced["datasets"] == 0
