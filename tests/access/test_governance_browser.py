@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 PASSWORD = "a-long-password"
 
 
-def sign_in(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def sign_in(page, name: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     page.context.clear_cookies()
     page.goto(page.base + "/user/login")
     page.fill("#username", name)
