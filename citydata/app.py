@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -137,6 +138,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             message = "Not found"
         return render(request, exc.status_code, "http_error", message)
+
+    @app.exception_handler(StaleDataError)
+    async def _concurrent(request: Request, exc: StaleDataError) -> Response:
+        return render(request, 409, "conflict", "Someone else changed this at the same time; "
+                      "reload it and try again")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -14,8 +14,14 @@ class CitydataGroup(click.Group):
     """Turns domain errors into a clear message and exit code 1, never a traceback."""
 
     def invoke(self, ctx: click.Context):
+        from sqlalchemy.orm.exc import StaleDataError
+
         try:
             return super().invoke(ctx)
+        except StaleDataError:
+            click.secho("Error: someone else changed this at the same time; try again",
+                        fg="red", err=True)
+            sys.exit(1)
         except CitydataError as exc:
             click.secho(f"Error: {exc.message}", fg="red", err=True)
             for field, msgs in exc.fields.items():

@@ -61,6 +61,9 @@ class Agreement(Base):
     ended_reason: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     modified: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: Optimistic lock: two people deciding at once cannot both succeed (the second gets 409).
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": row_version}
 
     recipients: Mapped[list[AgreementRecipient]] = relationship(
         cascade="all, delete-orphan", order_by="AgreementRecipient.position"

@@ -267,3 +267,28 @@ def test_lists_for_each_side(governed):
     with governed.as_user(None) as ctx:
         items, total = register(ctx)
     assert total == 1 and items[0]["reference"] == ref  # requests are not public
+
+
+def test_two_owners_deciding_at_once_cannot_both_win(governed, make_ctx):
+    """Each decision checks the agreement's row version: the slower one gets a conflict."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from citydata.catalog.users import actor_for_user, get_user
+
+    ref = governed.request()
+    with make_ctx() as first, make_ctx() as second:
+        a = first.with_actor(actor_for_user(first.session,
+                                            get_user(first.session, "camden-owner")))
+        b = second.with_actor(actor_for_user(second.session,
+                                             get_user(second.session, "camden-owner")))
+        agreements.get_for(a, ref)
+        stale = agreements.get_for(b, ref)  # both have read it
+        agreements.approve(a, ref, {})
+        a.session.commit()
+        assert stale.status == "requested"  # the second still sees it waiting
+        with pytest.raises(StaleDataError):
+            agreements.refuse(b, ref, "No")
+            b.session.flush()
+        b.session.rollback()
+    with governed.as_user("camden-owner") as ctx:
+        assert agreements.get_for(ctx, ref).status == "active"

@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("ended_reason", sa.Text(), nullable=False),
         sa.Column("created", sa.DateTime(), nullable=False),
         sa.Column("modified", sa.DateTime(), nullable=False),
+        sa.Column("row_version", sa.Integer(), nullable=False),
     )
     op.create_table(
         "agreement_recipients",
