@@ -103,6 +103,36 @@ def stage_per_transaction(platform: Platform, actor: Actor, entry: audit.Pending
     return {"batch": 1, **_bounded(step, total, budget_s)}
 
 
+def stage_concurrent(platform: Platform, actor: Actor, entry: audit.Pending, *, threads: int,
+                     total: int, budget_s: float) -> dict[str, Any]:
+    """The API's path under load: ``threads`` clients each staging one entry per transaction
+    at once, as concurrent reads do; their entries share the group-commit writer's batches."""
+    import threading
+
+    lock = threading.Lock()
+    counts = {"done": 0, "calls": 0}
+    deadline = time.monotonic() + budget_s
+
+    def client() -> None:
+        while True:
+            with lock:
+                if counts["done"] >= total or time.monotonic() > deadline:
+                    return
+                counts["done"] += 1
+                counts["calls"] += 1
+            with platform.db.session() as s:
+                _stage(s, actor, entry)
+
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    t0 = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return {"batch": 1, "threads": threads,
+            **_rate(counts["done"], time.perf_counter() - t0, counts["calls"])}
+
+
 def commit_one_entry(platform: Platform, actor: Actor, entry: audit.Pending,
                      n: int) -> dict[str, Any]:
     """Latency of one stage + commit, next to an empty transaction (what an open read commits)."""

@@ -41,6 +41,8 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RESULTS = Path(__file__).parent / "results"
 PURPOSE_HEADER = "X-Citydata-Purpose"
 PAGE_LIMIT = 100
+#: Clients staging audit entries at once in the group-commit phase.
+CONCURRENT = 16
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -193,6 +195,10 @@ def phase_append(platform: Platform, actor_entry: tuple[Any, Any],
     log(f"{backend}: audit.stage + commit, one per transaction ({staged:,} entries)")
     out["per_transaction"] = audit_phase.stage_per_transaction(platform, actor, entry,
                                                                total=staged, budget_s=60)
+    log(f"{backend}: the same from {CONCURRENT} concurrent clients ({staged * 4:,} entries)")
+    out["concurrent"] = audit_phase.stage_concurrent(platform, actor, entry,
+                                                     threads=CONCURRENT, total=staged * 4,
+                                                     budget_s=60)
     log(f"{backend}: engine: plain INSERT of the same rows, no hashing")
     out["raw_batched"] = audit_phase.raw_insert(platform, entry, batch=1000, total=total,
                                                 budget_s=60)

@@ -77,7 +77,11 @@ def _append_rows(name: str, a: dict[str, Any]) -> list[list[str]]:
     for key, raw_key, label in (
             ("batched", "raw_batched", "audit.append, 1000 per transaction"),
             ("per_transaction", "raw_per_transaction",
-             "audit.stage + commit, 1 per transaction (API)")):
+             "audit.stage + commit, 1 per transaction (API)"),
+            ("concurrent", "raw_per_transaction",
+             "  the same, 16 concurrent clients (group commit)")):
+        if key not in a:
+            continue
         m, r = a[key], a[raw_key]
         rate = m["entries_per_s"] or 0
         compared = (f"{rate / r['entries_per_s']:.2f}× plain INSERT"

@@ -170,16 +170,42 @@ def append(session: Session, entries: list[Pending]) -> int:
     return seq
 
 
+WROTE = "citydata_audit_wrote"
+
+
+@event.listens_for(Session, "before_flush")
+def _note_orm_writes(session: Session, flush_context: Any, instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        session.info[WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement_writes(state: Any) -> None:
+    if not state.is_select:
+        state.session.info[WROTE] = True
+
+
 @event.listens_for(Session, "before_commit")
 def _append_staged(session: Session) -> None:
+    """Append what the transaction staged: inline when the transaction writes anything itself
+    (so its entries commit with it), else through the group-commit writer, waiting for it."""
+    from citydata.access.audit_writer import write_grouped
+
     pending = session.info.pop(PENDING, None)
-    if pending:
-        append(session, list(pending.values()))
+    wrote = session.info.pop(WROTE, False)
+    if not pending:
+        return
+    entries = list(pending.values())
+    if wrote or any(not e.action.startswith("data.") for e in entries):
+        append(session, entries)
+    else:
+        write_grouped(session, entries)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_staged(session: Session, previous_transaction: Any) -> None:
     session.info.pop(PENDING, None)
+    session.info.pop(WROTE, None)
 
 
 # -- checkpoints -------------------------------------------------------------------------------

@@ -63,4 +63,7 @@ class Database:
             session.close()
 
     def dispose(self) -> None:
+        from citydata.access.audit_writer import stop_writer
+
+        stop_writer(self.engine)
         self.engine.dispose()

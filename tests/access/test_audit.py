@@ -171,3 +171,26 @@ def test_node_key_file_is_private_and_not_replaced(platform):
     loaded = load_key(platform.settings)
     assert loaded is not None and loaded.key_id == key.key_id
     assert loaded.verify(b"m", key.sign(b"m")) and not loaded.verify(b"n", key.sign(b"m"))
+
+
+def test_reads_share_the_group_commit_writer_and_wait_for_it(platform):
+    """A read-only transaction's entry is written by the engine's writer before its own
+    commit returns; a writing transaction appends inline."""
+    from citydata.access.audit_writer import _writers
+
+    with platform.db.session() as session:
+        audit.stage(session, ANALYST, "data.read", dataset_id="d")
+    assert platform.db.engine in _writers  # the read went through the writer...
+    with platform.db.session() as session:
+        assert [e.action for e in session.scalars(select(AuditEntry))] == ["data.read"]
+    platform.db.dispose()  # ... which stops with the database
+    assert platform.db.engine not in _writers
+
+
+def test_a_failed_group_commit_fails_the_read(platform):
+    """If the entry cannot be written, the read's transaction fails: no data without it."""
+    _sql(platform, "DELETE FROM audit_head")
+    with pytest.raises(Exception), platform.db.session() as session:  # noqa: B017
+        audit.stage(session, ANALYST, "data.read", dataset_id="d")
+    with platform.db.session() as session:
+        assert session.scalars(select(AuditEntry)).all() == []
