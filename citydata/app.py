@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -64,7 +65,13 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
-        response: Response = await call_next(request)
+        # NUL cannot be stored or compared in PostgreSQL text (SQLite accepts it): refuse it
+        # in the path and query alike on every backend, before anything reads them.
+        if "\x00" in request.url.path or "%00" in request.url.query:
+            response: Response = render(request, 400, "bad_value", "Requests may not contain "
+                                        "NUL characters (%00)")
+        else:
+            response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault(
@@ -102,22 +109,25 @@ def _family(request: Request) -> str:
     return "html"
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def render(
+    request: Request, status: int, code: str, message: str, fields: dict | None = None
+) -> Response:
+    """An error in the request's API family's shape (CKAN envelope, native JSON, HTML page)."""
     from citydata.api.ckan import ckan_error_response
     from citydata.web.errors import html_error_response
 
-    def render(
-        request: Request, status: int, code: str, message: str, fields: dict | None = None
-    ) -> Response:
-        family = _family(request)
-        if family == "ckan":
-            return ckan_error_response(status, code, message, fields or {})
-        if family == "json":
-            return JSONResponse(
-                {"error": {"code": code, "message": message, "fields": fields or {}}},
-                status_code=status,
-            )
-        return html_error_response(request, status, message)
+    family = _family(request)
+    if family == "ckan":
+        return ckan_error_response(status, code, message, fields or {})
+    if family == "json":
+        return JSONResponse(
+            {"error": {"code": code, "message": message, "fields": fields or {}}},
+            status_code=status,
+        )
+    return html_error_response(request, status, message)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CitydataError)
     async def _domain(request: Request, exc: CitydataError) -> Response:
@@ -138,6 +148,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             message = "Not found"
         return render(request, exc.status_code, "http_error", message)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> Response:
+        # A value the database refuses (a NUL character, an out-of-range number) that got past
+        # validation: the transaction rolled back, nothing was written.
+        log.warning("database refused a value on %s %s: %s", request.method, request.url.path,
+                    str(exc.orig).splitlines()[0] if exc.orig else exc)
+        return render(request, 400, "bad_value", "The request contains a value that cannot be "
+                      "stored or searched for, such as a NUL character")
 
     @app.exception_handler(StaleDataError)
     async def _concurrent(request: Request, exc: StaleDataError) -> Response:
