@@ -13,7 +13,8 @@ from citydata.storage.models_access import Agreement, AuditEntry
 FIELDS = ["datasets", "purpose", "purpose_detail", "lawful_basis", "special_category_condition",
           "dpia_reference", "dpia_url", "duration_days", "start_date", "end_date", "actions",
           "columns", "organization", "submit", "recipients", "resources", "title"]
-JUNK = st.one_of(st.none(), st.integers(-10**12, 10**12), st.floats(allow_nan=False, allow_infinity=False),
+JUNK = st.one_of(st.none(), st.integers(-10**12, 10**12),
+                 st.floats(allow_nan=False, allow_infinity=False),
                  st.text(max_size=60), st.booleans(),
                  st.lists(st.one_of(st.integers(), st.text(max_size=10)), max_size=3),
                  st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
