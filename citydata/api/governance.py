@@ -26,6 +26,53 @@ from citydata.errors import ValidationError
 router = APIRouter(prefix="/api/v1", tags=["Governed sharing"])
 
 
+def _codes(vocabulary: dict[str, str]) -> dict[str, Any]:
+    return {"type": "string", "enum": list(vocabulary)}
+
+
+def _body_doc(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """OpenAPI for a JSON-object body (parsed by :func:`_body`, validated by the domain)."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return {"requestBody": {"required": bool(required),
+                            "content": {"application/json": {"schema": schema}}}}
+
+
+_LIST = {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]}
+_DATE = {"type": "string", "format": "date"}
+REQUEST_BODY = _body_doc({
+    "datasets": {**_LIST, "description": "Dataset names or ids (one publisher)"},
+    "resources": {**_LIST, "description": "Only these resources of them (optional)"},
+    "purpose": _codes(vocabulary.PURPOSES),
+    "purpose_detail": {"type": "string", "minLength": 20, "maxLength": 5000,
+                       "description": "How the data will be used; published if approved"},
+    "lawful_basis": _codes(vocabulary.LAWFUL_BASES),
+    "special_category_condition": _codes(vocabulary.SPECIAL_CATEGORY_CONDITIONS),
+    "dpia_reference": {"type": "string", "maxLength": 200},
+    "dpia_url": {"type": "string", "format": "uri"},
+    "duration_days": {"type": "integer", "minimum": 1, "maximum": 1825},
+    "start_date": _DATE, "end_date": _DATE,
+    "actions": {"type": "array", "items": _codes(vocabulary.ACTIONS)},
+    "columns": {**_LIST, "description": "Columns asked for (the owner decides)"},
+    "organization": {"type": "string", "description": "On whose behalf (you are a member)"},
+    "submit": {"type": "boolean", "default": True, "description": "false keeps a draft"},
+    "recipients": {"type": "array", "items": {"type": "object", "properties": {
+        "organization": {"type": "string"}, "user": {"type": "string"}}},
+        "description": "Data owners drafting an agreement name its recipients"},
+}, ["datasets", "purpose", "purpose_detail", "lawful_basis"])
+APPROVE_BODY = _body_doc({
+    "actions": {"type": "array", "items": _codes(vocabulary.ACTIONS)},
+    "columns": {**_LIST, "description": "Allowed columns; empty or absent: all"},
+    "min_cell_count": {"type": "integer", "minimum": 1, "maximum": 1000},
+    "retention_days": {"type": "integer", "minimum": 1},
+    "start_date": _DATE, "end_date": _DATE,
+    "no_onward_sharing": {"type": "boolean"},
+    "note": {"type": "string"},
+})
+NOTE_BODY = _body_doc({"note": {"type": "string", "maxLength": 5000}}, ["note"])
+
+
 async def _body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
@@ -70,7 +117,8 @@ async def list_agreements(
     return await run_in_threadpool(run)
 
 
-@router.post("/agreements", status_code=201, summary="Request access (or draft an agreement)")
+@router.post("/agreements", status_code=201, summary="Request access (or draft an agreement)",
+             openapi_extra=REQUEST_BODY)
 async def create_agreement(request: Request) -> Response:
     """Request access to shared or restricted datasets: ``datasets``, ``purpose`` (a code),
     ``purpose_detail``, ``lawful_basis``, ``special_category_condition`` (special category
@@ -103,7 +151,8 @@ async def submit_agreement(request: Request, ref: str) -> Response:
                                                                                or "")))
 
 
-@router.post("/agreements/{ref}/approve", summary="Approve, setting the conditions")
+@router.post("/agreements/{ref}/approve", summary="Approve, setting the conditions",
+             openapi_extra=APPROVE_BODY)
 async def approve_agreement(request: Request, ref: str) -> Response:
     """The publisher's data owners approve: ``actions``, ``columns``, ``min_cell_count``,
     ``retention_days``, ``start_date``, ``end_date``, ``no_onward_sharing``, ``note``."""
@@ -111,19 +160,22 @@ async def approve_agreement(request: Request, ref: str) -> Response:
     return await _change(request, lambda ctx: agreements.approve(ctx, ref, data))
 
 
-@router.post("/agreements/{ref}/refuse", summary="Refuse a request (note required)")
+@router.post("/agreements/{ref}/refuse", summary="Refuse a request (note required)",
+             openapi_extra=NOTE_BODY)
 async def refuse_agreement(request: Request, ref: str) -> Response:
     data = await _body(request)
     return await _change(request, lambda ctx: agreements.refuse(ctx, ref, data.get("note")))
 
 
-@router.post("/agreements/{ref}/request-info", summary="Ask the requester for more information")
+@router.post("/agreements/{ref}/request-info", summary="Ask the requester for more information",
+             openapi_extra=NOTE_BODY)
 async def request_info(request: Request, ref: str) -> Response:
     data = await _body(request)
     return await _change(request, lambda ctx: agreements.request_info(ctx, ref, data.get("note")))
 
 
-@router.post("/agreements/{ref}/revoke", summary="Revoke an agreement now (note required)")
+@router.post("/agreements/{ref}/revoke", summary="Revoke an agreement now (note required)",
+             openapi_extra=NOTE_BODY)
 async def revoke_agreement(request: Request, ref: str) -> Response:
     """Ends the agreement at once: the next request under it is refused, open streams stop."""
     data = await _body(request)

@@ -119,3 +119,14 @@ def test_nul_characters_are_refused_not_crashed_on(client, governed, path):
     r = client.get(path, headers={"Authorization": governed.tokens["camden-owner"]})
     assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
     assert "Traceback" not in r.text
+
+
+def test_the_openapi_document_describes_the_request_bodies(client):
+    spec = client.get("/api/openapi.json").json()
+    body = spec["paths"]["/api/v1/agreements"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]
+    assert {"datasets", "purpose", "lawful_basis"} <= set(body["required"])
+    assert "service-planning" in body["properties"]["purpose"]["enum"]
+    revoke = spec["paths"]["/api/v1/agreements/{ref}/revoke"]["post"]["requestBody"]
+    assert revoke["required"] and "note" in revoke["content"]["application/json"]["schema"][
+        "properties"]
