@@ -120,13 +120,23 @@ def _sample(ctx: Ctx, resource_id: str) -> dict[str, Any] | None:
 
 
 def api_snippets(ctx: Ctx, ds: dict[str, Any]) -> dict[str, str]:
+    """curl and ckanapi examples; for governed data they state the purpose, as reads must."""
     site = ctx.site_url
     auth = "" if ds["access_level"] == "open" else ' \\\n  -H "Authorization: YOUR_API_TOKEN"'
     key = "" if ds["access_level"] == "open" else ', apikey="YOUR_API_TOKEN"'
+    grants = ds["access"]["agreements"]
+    purpose = grants[0]["purpose"] if grants else "PURPOSE_CODE"
+    governed = ds["access_level"] in ("shared", "restricted")
+    session = ""
+    if governed:
+        auth += f' \\\n  -H "X-Citydata-Purpose: {purpose}"'
+        key += ", session=session"
+        session = ("import requests\n\nsession = requests.Session()  # every read states its "
+                   f"purpose\nsession.headers[\"X-Citydata-Purpose\"] = {json.dumps(purpose)}\n")
     return {
         "curl": f'curl "{site}/api/3/action/package_show?id={quote(ds["name"])}"{auth}',
         "python": (
-            "from ckanapi import RemoteCKAN\n\n"
+            f"{session}from ckanapi import RemoteCKAN\n\n"
             f"city = RemoteCKAN({json.dumps(site)}{key})\n"
             f"dataset = city.action.package_show(id={json.dumps(ds['name'])})\n"
             'for resource in dataset["resources"]:\n'
