@@ -1,0 +1,32 @@
+"""Answers by place: ``GET /api/v1/places/lookup?postcode=`` or ``?lat=&lon=``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from citydata.api.deps import request_ctx
+from citydata.geo.places import lookup
+
+router = APIRouter(prefix="/api/v1/places", tags=["Places"])
+
+
+@router.get("/lookup", summary="Which borough and LSOA a postcode or point is in")
+async def place_lookup(
+    request: Request,
+    postcode: str = Query("", max_length=20, description="A UK postcode, e.g. SE10 9NN"),
+    lat: str = Query("", max_length=30, description="Latitude (WGS84), with lon"),
+    lon: str = Query("", max_length=30, description="Longitude (WGS84), with lat"),
+) -> dict[str, Any]:
+    """The borough (GSS code, name, its council's publisher), the LSOA and the point (WGS84 and
+    British National Grid), from the reference data. 404 outside London or for a postcode the
+    gazetteer does not hold; 400 for a malformed postcode or coordinate."""
+
+    def run() -> dict[str, Any]:
+        with request_ctx(request, anonymous_on_bad_token=True) as ctx:
+            return lookup(ctx.session, postcode=postcode or None, lat=lat or None,
+                          lon=lon or None)
+
+    return await run_in_threadpool(run)

@@ -1,0 +1,68 @@
+"""Answers by place over the real reference data (real London postcodes), on both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from citydata.geo.reference import load_reference
+
+
+@pytest.fixture
+def places(platform, client):  # type: ignore[no-untyped-def]
+    from citydata.access.actors import Actor
+    from citydata.catalog.organizations import create_organization
+
+    settings = platform.settings.model_copy(update={"postcodes": "london"})
+    load_reference(platform.db, settings)
+    with platform.db.session() as session:
+        create_organization(session, Actor.system(), {
+            "name": "greenwich-council", "title": "Royal Borough of Greenwich",
+            "kind": "borough", "gss_code": "E09000011"})
+    return client
+
+
+def test_postcode_and_point_lookups(places):
+    r = places.get("/api/v1/places/lookup", params={"postcode": "se10 9nn"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["postcode"] == "SE10 9NN"
+    assert body["borough"]["gss_code"] == "E09000011" and body["borough"]["name"] == "Greenwich"
+    assert body["borough"]["publisher"] == {"name": "greenwich-council",
+                                            "title": "Royal Borough of Greenwich"}
+    assert body["lsoa"]["code"].startswith("E01") and "Greenwich" in body["lsoa"]["name"]
+    assert 535_000 < body["point"]["easting"] < 542_000
+    assert "Royal Mail" in body["attribution"]
+    # The same place by coordinates gives the same borough and LSOA.
+    point = body["point"]
+    again = places.get("/api/v1/places/lookup",
+                       params={"lat": point["lat"], "lon": point["lon"]}).json()
+    assert again["borough"] == body["borough"] and again["lsoa"] == body["lsoa"]
+    assert abs(again["point"]["easting"] - point["easting"]) <= 1
+    palace = places.get("/api/v1/places/lookup", params={"postcode": "SW1A1AA"}).json()
+    assert palace["borough"]["name"] == "Westminster" and palace["borough"]["publisher"] is None
+    camden_town = places.get("/api/v1/places/lookup",
+                             params={"lat": "51.5390", "lon": "-0.1426"}).json()
+    assert camden_town["borough"]["name"] == "Camden" and camden_town["postcode"] is None
+
+
+BAD = [
+    ({"postcode": "not a postcode"}, 400, "not a UK postcode"),
+    ({"postcode": "AB10 1AB"}, 404, "not in the gazetteer"),  # Aberdeen: London only loaded
+    ({"lat": "51.752", "lon": "-1.2577"}, 404, "not in a London borough"),  # Oxford
+    ({"lat": "95", "lon": "0"}, 400, "between -90 and 90"),
+    ({"lat": "51.5", "lon": "east"}, 400, "number"),
+    ({"lat": "nan", "lon": "0"}, 400, "between"),
+    ({"lat": "51.5"}, 400, "lon"),
+    ({}, 400, "postcode, or lat and lon"),
+    ({"postcode": "SE10 9NN", "lat": "51.5", "lon": "0"}, 400, "not both"),
+    ({"postcode": "x" * 30}, 400, "postcode"),
+]
+
+
+def test_bad_places(places):
+    """One test over every case: loading the real reference data is the slow part."""
+    for params, status, words in BAD:
+        r = places.get("/api/v1/places/lookup", params=params)
+        assert r.status_code == status, (params, r.text)
+        assert words in r.text, (params, r.text)
+        assert set(r.json()) == {"error"}
