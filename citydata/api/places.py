@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from citydata.api.deps import request_ctx
-from citydata.geo.places import lookup
+from citydata.geo.places import council_services, lookup
 
 router = APIRouter(prefix="/api/v1/places", tags=["Places"])
 
@@ -28,5 +28,24 @@ async def place_lookup(
         with request_ctx(request, anonymous_on_bad_token=True) as ctx:
             return lookup(ctx.session, postcode=postcode or None, lat=lat or None,
                           lon=lon or None)
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/council-services", summary="A council's service pages, by postcode or point")
+async def council_service_pages(
+    request: Request,
+    postcode: str = Query("", max_length=20, description="A UK postcode"),
+    lat: str = Query("", max_length=30), lon: str = Query("", max_length=30),
+) -> dict[str, Any]:
+    """Where to report fly-tipping, a pothole, a missed bin... for the council of the place:
+    the place (as ``/lookup``) and ``services`` from datasets following the council-services
+    standard."""
+
+    def run() -> dict[str, Any]:
+        with request_ctx(request, anonymous_on_bad_token=True) as ctx:
+            place = lookup(ctx.session, postcode=postcode or None, lat=lat or None,
+                           lon=lon or None)
+            return {**place, "services": council_services(ctx, place["borough"]["gss_code"])}
 
     return await run_in_threadpool(run)

@@ -24,6 +24,20 @@ TEMPLATES: dict[str, tuple[T, ...]] = {
             generated=("london_boroughs_geojson", "london_boroughs_summary"),
         ),
         T(
+            "london-council-services",
+            "London council service directory",
+            "Where to do everyday things with each London council — report fly-tipping or a "
+            "pothole, a missed bin, pay council tax, apply for a parking permit — with the "
+            "page on the council's own site. The \"Find my council\" page answers from it.",
+            ("borough GSS code and service", "the page on the council's site"),
+            ("council services", "directory", "boroughs"),
+            ("GOVE",),
+            "monthly",
+            start="2024-04-01",
+            generated=("council_services",),
+            standard="council-services@1.0.0",
+        ),
+        T(
             "lsoa-to-borough-lookup",
             "LSOA to borough lookup for London",
             "A lookup from every London LSOA (2011) to the borough it lies in, with the "

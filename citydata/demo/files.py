@@ -187,7 +187,32 @@ def care_packages(ref: ReferenceData, gss: str | None) -> bytes:
     return _csv(header, rows)
 
 
+SERVICE_PAGES = {
+    "report-fly-tipping": ("Report fly-tipping", "report-fly-tipping"),
+    "missed-bin-collection": ("Report a missed bin collection", "bins/missed-collection"),
+    "report-pothole": ("Report a pothole", "roads/report-a-pothole"),
+    "pay-council-tax": ("Pay your council tax", "council-tax/pay"),
+    "parking-permit": ("Apply for a parking permit", "parking/permits"),
+    "planning-applications": ("Search and comment on planning applications", "planning"),
+    "noise-complaint": ("Report a noise problem", "environment/noise"),
+    "report-street-light": ("Report a broken street light", "roads/street-lighting"),
+    "bulky-waste-collection": ("Book a bulky waste collection", "bins/bulky-waste"),
+}
+
+
+def council_services(ref: ReferenceData, gss: str | None) -> bytes:
+    """The council service directory: each council's page for each everyday service, on the
+    council's real domain (the paths are plausible, never fetched)."""
+    from citydata.demo.publishers import COUNCILS
+
+    rows = [[code, service, title, f"https://www.{domain}/{path}"]
+            for code, (_, domain) in COUNCILS.items()
+            for service, (title, path) in SERVICE_PAGES.items()]
+    return _csv(["borough_gss", "service", "title", "url"], rows)
+
+
 GENERATORS: dict[str, Callable[[ReferenceData, str | None], bytes]] = {
+    "council_services": council_services,
     "care_packages": care_packages,
     "borough_boundary": borough_boundary,
     "borough_lsoas_csv": borough_lsoas_csv,

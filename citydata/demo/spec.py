@@ -22,7 +22,7 @@ from citydata.geo.reference import read_boroughs
 from citydata.settings import Settings
 
 #: Bump to make existing installations re-check the demo (new datasets are added).
-DEMO_VERSION = "2"
+DEMO_VERSION = "3"
 SEED = "citydata-demo-1"
 #: The showcase borough publishes every service template (its editor is a demo user).
 SHOWCASE_BOROUGH = "E09000007"
@@ -169,6 +169,11 @@ FILE_INFO: dict[str, tuple[str, str, str]] = {
         "Postcodes per borough (CSV)",
         "GSS code, borough name and number of postcodes.",
     ),
+    "council_services": (
+        "london-council-services.csv",
+        "Council service directory (CSV)",
+        "Borough GSS code, service code, title and the page on the council's site.",
+    ),
     "care_packages": (
         "{slug}-care-packages.csv",
         "Care packages (CSV)",
@@ -208,6 +213,7 @@ def _package(
         "restriction_reason": reason if t.access in ("shared", "restricted") else "",
         "restriction_note": t.access_note.format(**values) if t.access_note else "",
         "discovery": discovery if t.access in ("shared", "restricted") else "",
+        "conforms_to": t.standard,
         "url": landing,
         "tags": [{"name": tag} for tag in sorted({*t.tags, *extra_tags, "london"})],
         "themes": list(t.themes),

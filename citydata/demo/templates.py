@@ -44,6 +44,8 @@ class Template:
     #: Extra sentences for non-open data: why it is not open and how to ask for it.
     access_note: str = ""
     keywords: dict[str, str] = field(default_factory=dict)
+    #: The data standard ("name@version") the dataset's files follow.
+    standard: str = ""
 
     def notes(self, **values: str) -> str:
         """The Markdown description with placeholders filled in."""

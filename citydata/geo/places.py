@@ -102,3 +102,39 @@ def lookup(session: Session, *, postcode: str | None = None, lat: object = None,
         "lsoa": {"code": lsoa.code, "name": lsoa.name} if lsoa else None,
         "attribution": ATTRIBUTION,
     }
+
+
+SERVICE_STANDARD = "council-services"
+
+
+def council_services(ctx: Any, borough_gss: str) -> list[dict[str, Any]]:
+    """Every service page for a borough, from the catalog's datasets that follow the
+    ``council-services`` standard (any publisher may keep one). Each table is read through the
+    access policy like any other read, so only directories the reader may use count."""
+    from citydata.access.policy import visible_datasets_clause
+    from citydata.datastore.query import Filter, RowQuery, open_snapshot, run_page
+    from citydata.errors import CitydataError
+    from citydata.storage.models import Dataset
+
+    datasets = ctx.session.scalars(
+        select(Dataset).where(Dataset.conforms_to.like(f"{SERVICE_STANDARD}@%"),
+                              visible_datasets_clause(ctx.actor, include_private=True))
+        .order_by(Dataset.name)).all()
+    found: dict[str, dict[str, Any]] = {}
+    for ds in datasets:
+        for r in ds.resources:
+            try:
+                snap = open_snapshot(ctx, r.id)
+                page = run_page(snap, RowQuery(filters=[Filter("borough_gss", "exact",
+                                                               borough_gss)], limit=200),
+                                include_total=False)
+            except CitydataError:
+                continue  # not a table, or not for this reader
+            names = [c.name for c in page.columns]
+            for row in page.rows:
+                item = dict(zip(names, row, strict=True))
+                service = str(item.get("service") or "")
+                if service and service not in found:  # the first directory that says wins
+                    found[service] = {"service": service, "title": item.get("title") or service,
+                                      "url": item.get("url") or "", "dataset": ds.name}
+    return sorted(found.values(), key=lambda s: str(s["title"]))

@@ -222,4 +222,29 @@ STREET_WORKS: dict[str, Any] = {
     "primaryKey": ["permit_reference"],
 }
 
-CORE_STANDARDS = [EV_CHARGE_POINTS, AIR_QUALITY_READINGS, CULTURAL_VENUES, STREET_WORKS]
+#: Everyday council services, so "Find my council" can answer "where do I report fly-tipping?".
+COUNCIL_SERVICE_CODES = ["report-fly-tipping", "missed-bin-collection", "report-pothole",
+                         "pay-council-tax", "parking-permit", "planning-applications",
+                         "noise-complaint", "report-street-light", "bulky-waste-collection"]
+COUNCIL_SERVICES: dict[str, Any] = {
+    "name": "council-services",
+    "version": "1.0.0",
+    "title": "Council service directory",
+    "description": "Where to do everyday things with a London council, one row per borough and "
+    "service: the page on the council's own site.",
+    "fields": [
+        {
+            "name": "borough_gss",
+            "type": "string",
+            "constraints": {"required": True, "pattern": "E090000(0[1-9]|[12][0-9]|3[0-3])"},
+        },
+        {"name": "service", "type": "string",
+         "constraints": {"required": True, "enum": COUNCIL_SERVICE_CODES}},
+        {"name": "title", "type": "string", "constraints": {"required": True}},
+        {"name": "url", "type": "string", "format": "uri", "constraints": {"required": True}},
+    ],
+    "primaryKey": ["borough_gss", "service"],
+}
+
+CORE_STANDARDS = [EV_CHARGE_POINTS, AIR_QUALITY_READINGS, CULTURAL_VENUES, STREET_WORKS,
+                  COUNCIL_SERVICES]

@@ -13,8 +13,14 @@ router = APIRouter(include_in_schema=False)
 for module in (routes_home, routes_publish, routes_user, routes_dataset):
     router.include_router(module.router)
 
-from citydata.web import routes_data, routes_diff, routes_governance  # noqa: E402
+from citydata.web import (  # noqa: E402
+    routes_data,
+    routes_diff,
+    routes_governance,
+    routes_places,
+)
 
 router.include_router(routes_diff.router)
 router.include_router(routes_data.router)
 router.include_router(routes_governance.router)
+router.include_router(routes_places.router)

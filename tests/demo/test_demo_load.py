@@ -57,6 +57,13 @@ def test_load_demo_twice(platform, monkeypatch):
             "restricted", "special-category-data", "sample")
         tables = [v for r in care.resources for v in r.versions if v.ingest_status == "ok"]
         assert len(tables) == 1 and tables[0].row_count == 720
+    # The council service directory follows its standard, so "Find my council" can use it.
+    with platform.db.session() as s:
+        directory = s.scalar(select(Dataset).where(Dataset.name == "london-council-services"))
+        (resource,) = directory.resources
+        assert directory.conforms_to == "council-services@1.0.0"
+        assert [v.ingest_status for v in resource.versions] == ["ok"]
+        assert resource.versions[0].row_count == 33 * 9
     # The register shows agreements in each state a Londoner would meet.
     assert first["agreements"] == 4
     with platform.db.session() as s:

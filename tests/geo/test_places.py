@@ -66,3 +66,38 @@ def test_bad_places(places):
         assert r.status_code == status, (params, r.text)
         assert words in r.text, (params, r.text)
         assert set(r.json()) == {"error"}
+
+
+def test_find_my_council(places, platform, tmp_path):
+    from citydata.access.actors import Actor
+    from citydata.catalog.context import Ctx
+    from citydata.catalog.publish import publish_file
+
+    directory = tmp_path / "services.csv"
+    directory.write_text(
+        "borough_gss,service,title,url\n"
+        "E09000011,report-fly-tipping,Report fly-tipping,https://www.royalgreenwich.gov.uk/fly\n"
+        "E09000011,report-pothole,Report a pothole,https://www.royalgreenwich.gov.uk/pothole\n"
+        "E09000033,report-fly-tipping,Report fly-tipping,https://www.westminster.gov.uk/fly\n")
+    with platform.db.session() as session:
+        ctx = Ctx(session, Actor.system(), platform.settings, platform.files)
+        _, res = publish_file(ctx, directory, org="greenwich-council", title="Council services",
+                              dataset_name="council-services", metadata={
+                                  "conforms_to": "council-services@1.0.0"})
+    assert res["versions"][-1]["ingest_status"] == "ok"  # it follows the standard
+    body = places.get("/api/v1/places/council-services", params={"postcode": "SE10 9NN"}).json()
+    # Greenwich's two services, in title order; Westminster's row is not for this place.
+    assert [(s["service"], s["url"]) for s in body["services"]] == [
+        ("report-pothole", "https://www.royalgreenwich.gov.uk/pothole"),
+        ("report-fly-tipping", "https://www.royalgreenwich.gov.uk/fly")]
+    assert body["borough"]["name"] == "Greenwich"
+    page = places.get("/find-my-council", params={"postcode": "se10 9nn"})
+    assert page.status_code == 200
+    assert "SE10 9NN is in Greenwich" in page.text
+    assert 'href="https://www.royalgreenwich.gov.uk/fly"' in page.text
+    assert "Royal Borough of Greenwich" in page.text
+    bad = places.get("/find-my-council", params={"postcode": "nonsense"})
+    assert bad.status_code == 400 and "not a UK postcode" in bad.text
+    missing = places.get("/find-my-council", params={"postcode": "AB10 1AB"})
+    assert missing.status_code == 404 and "not in the gazetteer" in missing.text
+    assert places.get("/find-my-council").status_code == 200
