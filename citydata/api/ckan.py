@@ -182,6 +182,7 @@ def package_search(ctx: Ctx, data: dict, files: dict) -> dict:
         facet_fields=facet_fields,
         facet_limit=10_000 if facet_limit == -1 else facet_limit,
         include_private=_bool(data, "include_private", False),
+        bbox=search.parse_bbox(data.get("ext_bbox")),
     )
     return package_search_result(ctx, found, data.get("sort"))
 

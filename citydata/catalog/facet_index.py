@@ -98,6 +98,7 @@ class State:
     modified: np.ndarray  # float64 epoch seconds
     created: np.ndarray
     score: np.ndarray  # float64 quality score (-1 when never assessed)
+    bbox: np.ndarray  # float64 (n, 4): west, south, east, north in degrees; NaN when unknown
     names: np.ndarray  # object arrays, for sorting by name/title
     titles: np.ndarray
     vocab: dict[str, Vocabulary] = field(default_factory=dict)
@@ -130,6 +131,7 @@ class _Rows:
     modified: list[float] = field(default_factory=list)
     created: list[float] = field(default_factory=list)
     score: list[float] = field(default_factory=list)
+    bbox: list[tuple[float, float, float, float]] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     titles: list[str] = field(default_factory=list)
     docs: list[int | None] = field(default_factory=list)
@@ -152,6 +154,10 @@ def _read(conn: Any, ids: list[str] | None) -> _Rows:
             Dataset.title,
             DatasetSearch.doc_id,
             Dataset.quality_score,
+            Dataset.bbox_west,
+            Dataset.bbox_south,
+            Dataset.bbox_east,
+            Dataset.bbox_north,
         )
         .join(Organization, Organization.id == Dataset.owner_org)
         .outerjoin(DatasetSearch, DatasetSearch.dataset_id == Dataset.id)
@@ -172,6 +178,8 @@ def _read(conn: Any, ids: list[str] | None) -> _Rows:
             rows.titles.append((r[9] or "").lower())
             rows.docs.append(r[10])
             rows.score.append(-1.0 if r[11] is None else float(r[11]))
+            w, s, e, n = (np.nan if v is None else float(v) for v in r[12:16])
+            rows.bbox.append((w, s, e, n))
         for key, owner, value, extra in (
             ("tags", DatasetTag.dataset_id, DatasetTag.tag, None),
             ("theme", DatasetTheme.dataset_id, DatasetTheme.theme, None),
@@ -207,6 +215,7 @@ def build(conn: Any, seq: int) -> State:
         modified=np.zeros(0),
         created=np.zeros(0),
         score=np.zeros(0),
+        bbox=np.zeros((0, 4)),
         names=np.zeros(0, object),
         titles=np.zeros(0, object),
         vocab={k: Vocabulary() for k in ("org_id", *SINGLE, *MULTI)},
@@ -241,6 +250,7 @@ def apply(old: State, rows: _Rows, seq: int) -> State:
     modified = extend(old.modified, np.float64, 0.0)
     created = extend(old.created, np.float64, 0.0)
     score = extend(old.score, np.float64, -1.0)
+    bbox = np.vstack([old.bbox, np.full((grow, 4), np.nan)]) if grow else old.bbox.copy()
     names = extend(old.names, object, "")
     titles = extend(old.titles, object, "")
     pos = np.asarray(positions, dtype=np.int64)
@@ -252,6 +262,7 @@ def apply(old: State, rows: _Rows, seq: int) -> State:
         single["access_level"][pos] = [vocab["access_level"].code(v) for v in rows.access]
         single["quality"][pos] = [vocab["quality"].code(band_of(v)) for v in rows.score]
         score[pos] = rows.score
+        bbox[pos] = np.asarray(rows.bbox, dtype=np.float64).reshape(-1, 4)
         modified[pos] = rows.modified
         created[pos] = rows.created
         names[pos] = rows.names
@@ -286,6 +297,7 @@ def apply(old: State, rows: _Rows, seq: int) -> State:
         modified=modified,
         created=created,
         score=score,
+        bbox=bbox,
         names=names,
         titles=titles,
         vocab=vocab,

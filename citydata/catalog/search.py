@@ -360,8 +360,12 @@ def search_datasets(
     facet_fields: list[str] | None = None,
     facet_limit: int = 50,
     include_private: bool = False,
+    bbox: tuple[float, float, float, float] | None = None,
 ) -> dict:
     """Run a search; returns ids in order, count and facets (the caller builds the dicts).
+
+    ``bbox`` (west, south, east, north in degrees) keeps datasets whose spatial coverage
+    intersects it; datasets with no stated coverage do not match.
 
     Filters, facets and sorting run over the in-memory facet index; only the text match goes
     to the database (FTS5 or tsvector), so exact facet counts stay cheap on big result sets.
@@ -382,6 +386,11 @@ def search_datasets(
     fq_filters, _ = parse_filters(fq or "")
     state = facet_index.for_session(session).current()
     mask = visible_mask(actor, state, include_private=include_private)
+    if bbox is not None:
+        w, s, e, n = bbox
+        with np.errstate(invalid="ignore"):  # NaN (no coverage) compares false: no match
+            mask &= ((state.bbox[:, 0] <= e) & (state.bbox[:, 2] >= w)
+                     & (state.bbox[:, 1] <= n) & (state.bbox[:, 3] >= s))
     for f in [*q_filters, *fq_filters]:
         selected = _filter_mask(state, f)
         if selected is not None:
@@ -402,6 +411,25 @@ def search_datasets(
     ids = [state.ids[i] for i in ordered[start : start + rows]]
     facets = {name: _facet(state, key, mask, matched, facet_limit) for name, key in facet_keys}
     return {"ids": ids, "count": int(len(matched)), "facets": facets}
+
+
+def parse_bbox(raw: object) -> tuple[float, float, float, float] | None:
+    """``"west,south,east,north"`` in degrees (ckanext-spatial's ``ext_bbox``), checked."""
+    if raw in (None, ""):
+        return None
+    try:
+        values = [float(v) for v in str(raw).split(",")]
+    except ValueError:
+        raise ValidationError("ext_bbox: four numbers west,south,east,north",
+                              fields={"ext_bbox": ["Not numbers"]}) from None
+    if len(values) != 4 or not all(np.isfinite(values)):
+        raise ValidationError("ext_bbox: four numbers west,south,east,north",
+                              fields={"ext_bbox": ["Give four numbers"]})
+    w, s, e, n = values
+    if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
+        raise ValidationError("ext_bbox: -180 <= west <= east <= 180 and -90 <= south <= north "
+                              "<= 90", fields={"ext_bbox": ["Out of range or in the wrong order"]})
+    return w, s, e, n
 
 
 def _facet(

@@ -169,3 +169,36 @@ def test_parse_filters():
         ("tags", ["air quality"], True),
         ("theme", ["TRAN", "ENVI"], False),
     ]
+
+
+def test_spatial_search_with_ext_bbox(make_ctx, client):
+    """ckanext-spatial's ``ext_bbox``: datasets whose coverage meets the box, on both backends."""
+    from citydata.access.actors import Actor
+    from citydata.catalog import datasets, organizations
+
+    with make_ctx() as ctx:
+        organizations.create_organization(ctx.session, Actor.system(),
+                                          {"name": "gla", "title": "GLA"})
+        for name, bbox in (("camden-trees", [-0.2135, 51.5128, -0.1053, 51.5729]),
+                           ("greenwich-trees", [-0.0249, 51.4199, 0.1387, 51.5067]),
+                           ("london-trees", [-0.5103, 51.2868, 0.3340, 51.6919]),
+                           ("trees-nowhere", None)):
+            datasets.create_dataset(ctx, {"name": name, "owner_org": "gla", "bbox": bbox,
+                                          "tags": [{"name": "trees"}]})
+    def names(**params):  # type: ignore[no-untyped-def]
+        r = client.get("/api/3/action/package_search", params={"rows": 10, **params})
+        assert r.status_code == 200, r.text
+        return sorted(d["name"] for d in r.json()["result"]["results"])
+
+    kentish_town = "-0.15,51.54,-0.13,51.56"
+    assert names(ext_bbox=kentish_town) == ["camden-trees", "london-trees"]
+    assert names(ext_bbox="0.0,51.45,0.01,51.46", q="trees") == ["greenwich-trees",
+                                                                 "london-trees"]
+    assert names(ext_bbox="2.3,48.8,2.4,48.9") == []  # Paris
+    assert len(names()) == 4
+    r = client.get("/api/3/action/package_search",
+                   params={"ext_bbox": kentish_town, "facet.field": '["tags"]'})
+    assert r.json()["result"]["facets"]["tags"] == {"trees": 2}  # facets follow the filter
+    for bad in ("1,2,3", "a,b,c,d", "0.1,51,-0.1,52", "0,95,1,96", "nan,0,1,1"):
+        r = client.get("/api/3/action/package_search", params={"ext_bbox": bad})
+        assert r.status_code == 400 and "ext_bbox" in r.json()["error"]["message"], bad
