@@ -90,6 +90,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     static = Path(__file__).parent / "web" / "static"
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=static), name="static")
+    # Front-end packages installed from npm at setup (never committed, never from a CDN).
+    leaflet = Path(settings.node_modules).resolve() / "leaflet" / "dist"
+    if leaflet.is_dir():
+        app.mount("/vendor/leaflet", StaticFiles(directory=leaflet), name="leaflet")
     _install_error_handlers(app)
     return app
 

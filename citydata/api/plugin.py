@@ -16,7 +16,8 @@ def citydata_routes(platform: Any) -> list[Any]:
     from citydata.api.downloads import router as downloads
     from citydata.api.governance import router as governance
     from citydata.api.places import router as places
+    from citydata.api.reference import router as reference
     from citydata.api.rows import router as rows
     from citydata.api.standards import router as standards
 
-    return [ckan, downloads, dcat, rows, diff, standards, governance, places]
+    return [ckan, downloads, dcat, rows, diff, standards, governance, places, reference]

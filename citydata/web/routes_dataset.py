@@ -29,6 +29,8 @@ router = APIRouter(include_in_schema=False)
 
 #: Previews read files; a dataset with many tabular files previews only the first few.
 MAX_PREVIEWS = 5
+#: GeoJSON files up to this size are drawn on a map preview in the browser.
+MAX_MAP_BYTES = 10 * 1024 * 1024
 
 
 def download_path(ds_name: str, resource: dict[str, Any], version: int | None = None,
@@ -81,6 +83,9 @@ def resource_views(ctx: Ctx, ds: dict[str, Any], row: Dataset) -> list[dict[str,
         ]
         view["preview"] = None
         view["sample"] = None
+        # GeoJSON small enough to draw in the browser gets a map (it loads the file itself).
+        view["map"] = bool(view["downloadable"] and current and (r["format"] or "") == "GeoJSON"
+                           and (r["size"] or 0) <= MAX_MAP_BYTES)
         if (view["readable"] and current and previews < MAX_PREVIEWS
                 and is_tabular(r["format"], current["filename"])):
             view["preview"] = _preview(ctx, row, r, current)
@@ -190,6 +195,7 @@ def dataset_page(request: Request, name: str) -> Response:
             and ctx.actor.is_authenticated,
             "api": api_snippets(ctx, ds),
             "declared": ctx.actor.agreement or "",
+            "has_map": any(v["map"] for v in views),
             "refusal": refusal,
             "pending": pending_requests(ctx, row.id),
             "reason_label": REASONS.get(ds["restriction_reason"], ""),

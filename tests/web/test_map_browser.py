@@ -1,0 +1,47 @@
+"""A map preview in real Chromium: the dataset's GeoJSON over the borough boundaries, drawn
+with Leaflet from npm and no internet (SQLite; the page does not depend on the backend)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.web.png import read_png
+from tests.web.test_browser import ARTIFACTS, browser, db_url, page  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+POINTS = {"type": "FeatureCollection", "features": [
+    {"type": "Feature", "properties": {"name": name, "kind": "<b>library</b>"},
+     "geometry": {"type": "Point", "coordinates": [lon, lat]}}
+    for name, lon, lat in (("Kentish Town", -0.1413, 51.5506), ("Camden Town", -0.1426, 51.5390),
+                           ("Swiss Cottage", -0.1749, 51.5434))]}
+
+
+def test_map_preview_draws_data_over_the_boroughs(page, platform, make_ctx, tmp_path):  # noqa: F811
+    from citydata.access.actors import Actor
+    from citydata.catalog.organizations import create_organization
+    from citydata.catalog.publish import publish_file
+    from citydata.geo.reference import load_reference
+
+    load_reference(platform.db, platform.settings)  # boroughs and LSOAs (no postcodes)
+    path = tmp_path / "libraries.geojson"
+    path.write_text(json.dumps(POINTS))
+    with make_ctx() as ctx:
+        create_organization(ctx.session, Actor.system(), {"name": "camden", "title": "Camden"})
+        publish_file(ctx, path, org="camden", title="Camden libraries",
+                     dataset_name="camden-libraries")
+    page.goto(page.base + "/dataset/camden-libraries")
+    page.wait_for_selector(".map[data-ready]")
+    assert page.get_attribute(".map", "data-ready") == "3"
+    assert page.locator(".map path.leaflet-interactive").count() == 3  # the three libraries
+    assert page.locator(".map path").count() >= 36  # ... over the 33 borough outlines
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "map-preview.png"
+    page.locator(".map").screenshot(path=str(shot))
+    colours = read_png(shot).colours(step=2)
+    assert len(colours) >= 10  # drawn, not an empty box
+    page.locator(".map path.leaflet-interactive").first.click()
+    popup = page.locator(".leaflet-popup-content")
+    assert "library" in popup.inner_text() and popup.locator("b").count() == 0  # text, not HTML
