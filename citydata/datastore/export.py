@@ -107,6 +107,16 @@ class Export:
         return {"type": "Feature", "geometry": geometry, "properties": props}
 
 
+def geo_columns(names: list[str]) -> tuple[str | None, tuple[str, str] | None]:
+    """The geometry column, else the (latitude, longitude) columns, a GeoJSON export uses."""
+    lower = {n.lower(): n for n in names}
+    if "geometry" in lower:
+        return lower["geometry"], None
+    lat = next((lower[n] for n in LAT_NAMES if n in lower), None)
+    lon = next((lower[n] for n in LON_NAMES if n in lower), None)
+    return None, (lat, lon) if lat and lon else None
+
+
 def prepare_export(snap: Snapshot, q: RowQuery, fmt: str) -> Export:
     """Check the query and format before any byte is sent (errors are still clean 400s)."""
     if fmt not in FORMATS:
@@ -115,19 +125,13 @@ def prepare_export(snap: Snapshot, q: RowQuery, fmt: str) -> Export:
         compile_rows(con, snap, q)
     export = Export(snap, q, fmt)
     if fmt == "geojson":
-        names = q.columns or [c.name for c in snap.columns]
-        lower = {n.lower(): n for n in names}
-        if "geometry" in lower:
-            export.geometry = lower["geometry"]
-        else:
-            lat = next((lower[n] for n in LAT_NAMES if n in lower), None)
-            lon = next((lower[n] for n in LON_NAMES if n in lower), None)
-            if not (lat and lon):
-                raise QueryError(
-                    "GeoJSON needs a geometry column (GeoJSON text) or latitude/longitude "
-                    "columns among the selected columns"
-                )
-            export.latlon = (lat, lon)
+        geometry, latlon = geo_columns(q.columns or [c.name for c in snap.columns])
+        if geometry is None and latlon is None:
+            raise QueryError(
+                "GeoJSON needs a geometry column (GeoJSON text) or latitude/longitude "
+                "columns among the selected columns"
+            )
+        export.geometry, export.latlon = geometry, latlon
     return export
 
 

@@ -15,6 +15,7 @@ from citydata.access.vocabulary import DISCOVERY, REASONS
 from citydata.api.deps import request_ctx
 from citydata.catalog import datasets
 from citydata.catalog.context import Ctx
+from citydata.datastore.export import geo_columns
 from citydata.datastore.query import RowQuery, describe_snapshot, open_snapshot, run_page
 from citydata.datastore.synthetic import synthetic_sample
 from citydata.errors import CitydataError
@@ -31,6 +32,8 @@ router = APIRouter(include_in_schema=False)
 MAX_PREVIEWS = 5
 #: GeoJSON files up to this size are drawn on a map preview in the browser.
 MAX_MAP_BYTES = 10 * 1024 * 1024
+#: Tables with a geometry or latitude/longitude columns, up to this many rows, are mapped too.
+MAX_MAP_ROWS = 20_000
 
 
 def download_path(ds_name: str, resource: dict[str, Any], version: int | None = None,
@@ -83,9 +86,7 @@ def resource_views(ctx: Ctx, ds: dict[str, Any], row: Dataset) -> list[dict[str,
         ]
         view["preview"] = None
         view["sample"] = None
-        # GeoJSON small enough to draw in the browser gets a map (it loads the file itself).
-        view["map"] = bool(view["downloadable"] and current and (r["format"] or "") == "GeoJSON"
-                           and (r["size"] or 0) <= MAX_MAP_BYTES)
+        view["map"] = map_source(r, current, view, agreement)
         if (view["readable"] and current and previews < MAX_PREVIEWS
                 and is_tabular(r["format"], current["filename"])):
             view["preview"] = _preview(ctx, row, r, current)
@@ -95,6 +96,23 @@ def resource_views(ctx: Ctx, ds: dict[str, Any], row: Dataset) -> list[dict[str,
             samples += 1
         out.append(view)
     return out
+
+
+def map_source(r: dict[str, Any], current: dict[str, Any] | None, view: dict[str, Any],
+               agreement: str) -> str:
+    """What a map preview draws: a small GeoJSON file itself, or a table with a geometry or
+    latitude/longitude columns through its GeoJSON export ("" when there is nothing to map)."""
+    if not (view["downloadable"] and current):
+        return ""
+    if (r["format"] or "") == "GeoJSON" and (r["size"] or 0) <= MAX_MAP_BYTES:
+        return str(view["download_path"])
+    names = [c["name"] for c in current.get("columns") or []]
+    geometry, latlon = geo_columns(names)
+    if (r.get("datastore_active") and (geometry or latlon)
+            and (r.get("row_count") or 0) <= MAX_MAP_ROWS):
+        query = f"?{urlencode({'_agreement': agreement})}" if agreement else ""
+        return f"/api/v1/resources/{r['id']}/rows.geojson{query}"
+    return ""
 
 
 def _preview(ctx: Ctx, row: Dataset, r: dict[str, Any], current: dict[str, Any]) -> Any:

@@ -45,3 +45,21 @@ def test_map_preview_draws_data_over_the_boroughs(page, platform, make_ctx, tmp_
     page.locator(".map path.leaflet-interactive").first.click()
     popup = page.locator(".leaflet-popup-content")
     assert "library" in popup.inner_text() and popup.locator("b").count() == 0  # text, not HTML
+
+
+def test_a_table_with_coordinates_is_mapped_through_its_geojson_export(page, platform,  # noqa: F811
+                                                                        make_ctx, tmp_path):
+    from citydata.access.actors import Actor
+    from citydata.catalog.organizations import create_organization
+    from citydata.catalog.publish import publish_file
+
+    path = tmp_path / "chargers.csv"
+    path.write_text("site,latitude,longitude\nCamden Town,51.5390,-0.1426\n"
+                    "Kentish Town,51.5506,-0.1413\n")
+    with make_ctx() as ctx:
+        create_organization(ctx.session, Actor.system(), {"name": "camden", "title": "Camden"})
+        publish_file(ctx, path, org="camden", title="Chargers", dataset_name="chargers")
+    page.goto(page.base + "/dataset/chargers")
+    page.wait_for_selector(".map[data-ready]")
+    assert page.get_attribute(".map", "data-ready") == "2"
+    assert "/rows.geojson" in page.get_attribute(".map", "data-geojson")
