@@ -22,7 +22,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 #: Core navigation; plugins add theirs through the ``citydata_nav_links`` hook.
 CORE_NAV: list[tuple[str, str]] = [("Datasets", "/dataset"), ("Publishers", "/organization"),
                                    ("Data sharing", "/register"),
-                                   ("Find my council", "/find-my-council")]
+                                   ("Map", "/map"), ("Find my council", "/find-my-council")]
 
 
 def _platform(request: Request) -> Any:

@@ -17,6 +17,7 @@ from citydata.web import (  # noqa: E402
     routes_data,
     routes_diff,
     routes_governance,
+    routes_map,
     routes_places,
 )
 
@@ -24,3 +25,4 @@ router.include_router(routes_diff.router)
 router.include_router(routes_data.router)
 router.include_router(routes_governance.router)
 router.include_router(routes_places.router)
+router.include_router(routes_map.router)

@@ -63,3 +63,36 @@ def test_a_table_with_coordinates_is_mapped_through_its_geojson_export(page, pla
     page.wait_for_selector(".map[data-ready]")
     assert page.get_attribute(".map", "data-ready") == "2"
     assert "/rows.geojson" in page.get_attribute(".map", "data-geojson")
+
+
+def test_map_explorer_layers_legend_and_filter(page, platform, make_ctx, tmp_path):  # noqa: F811
+    from citydata.access.actors import Actor
+    from citydata.catalog.organizations import create_organization
+    from citydata.catalog.publish import publish_file
+
+    libraries = tmp_path / "libraries.geojson"
+    libraries.write_text(json.dumps(POINTS))
+    parks = tmp_path / "parks.geojson"
+    parks.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "Primrose Hill"},
+         "geometry": {"type": "Polygon", "coordinates": [[[-0.165, 51.537], [-0.155, 51.537],
+                                                          [-0.155, 51.542], [-0.165, 51.542],
+                                                          [-0.165, 51.537]]]}}]}))
+    with make_ctx() as ctx:
+        create_organization(ctx.session, Actor.system(), {"name": "camden", "title": "Camden"})
+        for path, name in ((libraries, "camden-libraries"), (parks, "camden-parks")):
+            publish_file(ctx, path, org="camden", title=name.replace("-", " ").title(),
+                         dataset_name=name)
+    page.goto(page.base + "/map")
+    assert page.locator("input[name=layer]").count() == 2
+    page.check("text=Camden Libraries: libraries.geojson")
+    page.check("text=Camden Parks: parks.geojson")
+    page.click("button:has-text('Show on the map')")
+    page.wait_for_selector("#explorer[data-ready]")
+    assert page.get_attribute("#explorer", "data-ready") == "4"
+    assert sorted(page.locator(".map-legend__item").all_inner_texts()) == [
+        "Camden Libraries: libraries.geojson", "Camden Parks: parks.geojson"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#explorer").screenshot(path=str(ARTIFACTS / "map-explorer.png"))
+    page.fill("#map-filter", "kentish")
+    assert page.get_attribute("#explorer", "data-shown") == "1"

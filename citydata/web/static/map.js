@@ -1,6 +1,8 @@
-// Map previews: each element with data-geojson becomes a Leaflet map of that GeoJSON, drawn
-// over the London borough boundaries (data-basemap) so it works with no internet at all.
-// Popups are built from text nodes, never HTML, so a property cannot inject markup.
+// Maps: each element with data-geojson (one layer) or data-layers (a JSON list of
+// {url, name, colour}) becomes a Leaflet map drawn over the London borough boundaries
+// (data-basemap), so it works with no internet at all. Popups and the legend are built from
+// text nodes, never HTML, so a property cannot inject markup. An input with data-map="<id>"
+// filters that map's features by the words in their properties.
 (function () {
   "use strict";
 
@@ -24,12 +26,34 @@
     });
   }
 
+  function legend(map, layers) {
+    var control = L.control({ position: "bottomleft" });
+    control.onAdd = function () {
+      var box = L.DomUtil.create("div", "map-legend");
+      layers.forEach(function (layer) {
+        var item = L.DomUtil.create("div", "map-legend__item", box);
+        var swatch = L.DomUtil.create("span", "map-legend__swatch", item);
+        swatch.style.backgroundColor = layer.colour;
+        item.appendChild(document.createTextNode(layer.name));
+      });
+      return box;
+    };
+    control.addTo(map);
+  }
+
+  function text(feature) {
+    return Object.values(feature.properties || {}).join(" ").toLowerCase();
+  }
+
   function draw(element) {
+    var layers = element.dataset.layers ? JSON.parse(element.dataset.layers)
+      : [{ url: element.dataset.geojson, name: "", colour: "#1d70b8" }];
     var map = L.map(element, { attributionControl: true, zoomSnap: 0.25 });
     map.attributionControl.setPrefix(false);
     map.attributionControl.addAttribution(element.dataset.attribution || "");
+    map.setView([51.5, -0.12], 9.5);
+    var drawn = [];
     var base = element.dataset.basemap ? load(element.dataset.basemap) : Promise.resolve(null);
-    var data = load(element.dataset.geojson);
     base.then(function (boroughs) {
       if (boroughs) {
         L.geoJSON(boroughs, {
@@ -37,26 +61,49 @@
           interactive: false
         }).addTo(map);
       }
-      return data;
-    }).then(function (geojson) {
-      var layer = L.geoJSON(geojson, {
-        style: { color: "#1d70b8", weight: 2, fillOpacity: 0.25 },
-        pointToLayer: function (feature, latlng) {
-          return L.circleMarker(latlng, { radius: 5, color: "#1d70b8", fillOpacity: 0.8 });
-        },
-        onEachFeature: function (feature, shape) {
-          shape.bindPopup(function () { return popup(feature.properties); });
-        }
-      }).addTo(map);
-      var bounds = layer.getBounds();
-      if (bounds.isValid()) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 13 }); }
-      else { map.setView([51.5, -0.12], 9); }
-      element.setAttribute("data-ready", String(layer.getLayers().length));
+      return Promise.all(layers.map(function (spec) { return load(spec.url); }));
+    }).then(function (collections) {
+      var bounds = L.latLngBounds([]);
+      var count = 0;
+      collections.forEach(function (geojson, i) {
+        var colour = layers[i].colour;
+        var style = { color: colour, weight: 2, fillOpacity: 0.25 };
+        var layer = L.geoJSON(geojson, {
+          style: style,
+          pointToLayer: function (feature, latlng) {
+            return L.circleMarker(latlng, { radius: 5, color: colour, fillOpacity: 0.8 });
+          },
+          onEachFeature: function (feature, shape) {
+            shape.bindPopup(function () { return popup(feature.properties); });
+            drawn.push({ shape: shape, text: text(feature) });
+          }
+        }).addTo(map);
+        count += layer.getLayers().length;
+        if (layer.getBounds().isValid()) { bounds.extend(layer.getBounds()); }
+      });
+      if (bounds.isValid()) {
+        map.fitBounds(bounds, { padding: [20, 20], maxZoom: 13, animate: false });
+      }
+      if (element.dataset.layers && layers.length) { legend(map, layers); }
+      element.setAttribute("data-ready", String(count));
     }).catch(function (error) {
       element.setAttribute("data-error", String(error));
       element.textContent = "The map could not be drawn: " + error.message;
     });
+    var filter = document.querySelector('input[data-map="' + element.id + '"]');
+    if (filter) {
+      filter.addEventListener("input", function () {
+        var words = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
+        var shown = 0;
+        drawn.forEach(function (item) {
+          var match = words.every(function (w) { return item.text.indexOf(w) >= 0; });
+          item.shape.setStyle({ opacity: match ? 1 : 0.15, fillOpacity: match ? 0.8 : 0.05 });
+          if (match) { shown += 1; }
+        });
+        element.setAttribute("data-shown", String(shown));
+      });
+    }
   }
 
-  document.querySelectorAll(".map[data-geojson]").forEach(draw);
+  document.querySelectorAll(".map[data-geojson], .map[data-layers]").forEach(draw);
 })();
