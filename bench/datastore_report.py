@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bench import console
+
 RSS_TARGET_MB = 1024.0
 RATIO_TARGET = 0.5
 PAGE_TARGET_P95_MS = 100.0
@@ -101,15 +103,7 @@ def _title(result: dict[str, Any]) -> str:
 
 
 def print_table(result: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=_title(result))
-    for h in HEADERS:
-        table.add_column(h, justify="right" if h.endswith("ms") else "left")
-    for r in rows(result):
-        table.add_row(*r)
-    Console(width=200).print(table)
+    console.print_table(_title(result), HEADERS, rows(result))
 
 
 def markdown(result: dict[str, Any]) -> str:

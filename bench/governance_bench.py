@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 from bench import governance_audit as audit_phase
 from bench import governance_report as report
 from bench import governance_setup as setup
+from bench.console import parse_backends
 from bench.load import pg_create_schema, pg_drop_schema, pg_schema_name, pg_schema_url
 from bench.machine import machine_info
 from bench.measure import call_latency, summarise
@@ -70,10 +71,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.append_entries = min(args.append_entries, 10_000)
         args.stage_entries = min(args.stage_entries, 1_000)
         args.verify_entries = min(args.verify_entries, 100_000)
-    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = set(args.backends) - {"sqlite", "postgresql"}
-    if unknown:
-        p.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
+    args.backends = parse_backends(p, args.backends)
     return args
 
 

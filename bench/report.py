@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bench import console
+
 SEARCH_TARGET_P95_MS = 50.0
 SHOW_TARGET_P95_MS = 10.0
 HEADERS = ["Backend", "Measurement", "p50 ms", "p95 ms", "req/s", "Target", "vs Datasette"]
@@ -74,17 +76,10 @@ def rows(result: dict[str, Any]) -> list[list[str]]:
 
 
 def print_table(result: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     m = result["machine"]
-    table = Table(title=f"citydata search benchmark — {result['config']['datasets']:,} datasets, "
-                        f"{m['nproc']} CPUs, {result['started'][:10]}")
-    for h in HEADERS:
-        table.add_column(h, justify="right" if h.endswith(("ms", "req/s")) else "left")
-    for r in rows(result):
-        table.add_row(*r)
-    Console(width=170).print(table)
+    console.print_table(f"citydata search benchmark — {result['config']['datasets']:,} "
+                        f"datasets, {m['nproc']} CPUs, {result['started'][:10]}", HEADERS,
+                        rows(result), right=("ms", "req/s"), width=170)
 
 
 def markdown(result: dict[str, Any]) -> str:

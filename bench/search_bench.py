@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench import load, report
+from bench.console import parse_backends
 from bench.generate import GENERATOR_VERSION, Catalog, generate
 from bench.machine import machine_info
 from bench.measure import call_latency, http_latency, http_throughput
@@ -63,10 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.datasets = 5000
         args.requests = min(args.requests, 100)
         args.duration = min(args.duration, 3.0)
-    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = set(args.backends) - {"sqlite", "postgresql"}
-    if unknown:
-        p.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
+    args.backends = parse_backends(p, args.backends)
     return args
 
 

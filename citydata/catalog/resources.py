@@ -158,7 +158,8 @@ def version_dict(v: ResourceVersion) -> dict[str, Any]:
     }
 
 
-def _get_resource(ctx: Ctx, resource_id: object) -> tuple[Dataset, Resource]:
+def get_resource(ctx: Ctx, resource_id: object) -> tuple[Dataset, Resource]:
+    """The resource and its dataset, if the actor may see the dataset; else NotFound."""
     if not isinstance(resource_id, str) or not resource_id:
         raise ValidationError("id: Missing value", fields={"id": ["Missing value"]})
     # One statement finds the resource only if its dataset is visible to the actor, so a
@@ -265,7 +266,7 @@ def update_resource(
     ctx: Ctx, data: dict, upload: StagedFile | None = None, *, partial: bool = False
 ) -> dict:
     """resource_update / resource_patch; a new upload adds a version, old ones stay."""
-    ds, r = _get_resource(ctx, data.get("id"))
+    ds, r = get_resource(ctx, data.get("id"))
     require_editor(ctx.actor, ds.owner_org)
     errors = Errors()
     _apply(r, data, errors)
@@ -281,7 +282,7 @@ def update_resource(
 
 
 def delete_resource(ctx: Ctx, resource_id: object) -> None:
-    ds, r = _get_resource(ctx, resource_id)
+    ds, r = get_resource(ctx, resource_id)
     require_editor(ctx.actor, ds.owner_org)
     ds.resources.remove(r)
     ctx.session.delete(r)
@@ -291,7 +292,7 @@ def delete_resource(ctx: Ctx, resource_id: object) -> None:
 
 
 def show_resource(ctx: Ctx, resource_id: object) -> dict:
-    ds, r = _get_resource(ctx, resource_id)
+    ds, r = get_resource(ctx, resource_id)
     view = ctx.access.metadata_view(ds)
     if view == "existence":
         raise NotFound("Resource was not found.")
@@ -307,7 +308,7 @@ def version_for_download(
     By default this is a download of the original file (``whole_file``: it cannot honour a
     column restriction); the datastore passes ``whole_file=False`` with ``read``, ``query``,
     ``aggregate`` or ``download`` (exports) and enforces the conditions itself."""
-    ds, r = _get_resource(ctx, resource_id)
+    ds, r = get_resource(ctx, resource_id)
     decision = ctx.access.decide(ds, action, r.id, whole_file=whole_file and action == "download")
     wanted = version if version is not None else r.current_version
     for v in r.versions:
@@ -325,7 +326,7 @@ def version_for_description(
     """The version behind a *description* of a resource — its columns (``need="schema"``) or
     a synthetic sample (``"sample"``) — when the reader's metadata view includes it. No rows
     reach the reader, so this is not a data read and is not audited."""
-    ds, r = _get_resource(ctx, resource_id)
+    ds, r = get_resource(ctx, resource_id)
     view = ctx.access.metadata_view(ds)
     allowed = {"schema": ("schema", "sample", "full"), "sample": ("sample", "full")}[need]
     if view == "existence":
@@ -409,6 +410,7 @@ __all__ = [
     "update_resource",
     "delete_resource",
     "show_resource",
+    "get_resource",
     "version_for_download",
     "resource_dict",
     "shape_resource",

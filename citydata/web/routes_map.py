@@ -13,7 +13,7 @@ from citydata.api.deps import request_ctx
 from citydata.catalog import search
 from citydata.catalog.context import Ctx
 from citydata.catalog.datasets import dataset_dicts
-from citydata.catalog.resources import _get_resource, current, resource_dict
+from citydata.catalog.resources import current, get_resource, resource_dict
 from citydata.errors import CitydataError
 from citydata.web.render import actor_context, render_page
 from citydata.web.routes_dataset import download_path, map_source
@@ -28,7 +28,7 @@ COLOURS = ["#1d70b8", "#d4351c", "#00703c", "#f47738", "#4c2c92", "#b58840"]
 def layer(ctx: Ctx, resource_id: str) -> dict[str, Any] | None:
     """What the map draws for one resource, if the reader may have it and it can be mapped."""
     try:
-        ds, r = _get_resource(ctx, resource_id)
+        ds, r = get_resource(ctx, resource_id)
     except CitydataError:
         return None
     rd = resource_dict(ctx, ds, r)
