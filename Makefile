@@ -13,7 +13,7 @@ export CITYDATA_SITE_URL ?= http://$(HOST):$(PORT)
 export CITYDATA_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: install run serve demo test test-fast lint bench system-deps clean help
+.PHONY: install run serve demo test test-fast lint bench system-deps conformance-deps clean help
 
 help:
 	@echo "make run      set up everything and serve the demo London platform on :$(PORT)"
@@ -46,15 +46,30 @@ run: demo
 serve:
 	$(BIN)/citydata serve --host $(HOST) --port $(PORT)
 
-# Debian packages the tests need: Chromium for browser tests, PostGIS for spatial work.
+# Debian packages the tests need: Chromium for browser tests, PostGIS for the spatial index
+# on PostgreSQL. Each is installed only when missing.
+POSTGIS_CONTROL := /usr/share/postgresql/15/extension/postgis.control
 system-deps:
-	@if ! command -v chromium >/dev/null; then \
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -d /usr/share/postgresql/15 ] && [ ! -f $(POSTGIS_CONTROL) ]; then \
+	  missing="$$missing postgresql-15-postgis-3"; fi; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql-15-postgis-3 >/dev/null; \
-	  else echo "Install Chromium (Debian package 'chromium') to run the browser tests"; exit 1; fi; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "Install the Debian packages:$$missing (needed by the tests)"; exit 1; fi; \
 	fi
 
-test: install system-deps
+# A third-party OGC API - Features conformance suite (ogctests, a Python port of the OGC's
+# executable test suite). Its pins (httpx<0.28, pyarrow<18) clash with ours: own venv.
+.venv-ogctests/.installed:
+	test -x .venv-ogctests/bin/python || $(PY) -m venv .venv-ogctests
+	.venv-ogctests/bin/pip install -q ogctests==0.1.15
+	touch $@
+
+conformance-deps: .venv-ogctests/.installed
+
+test: install system-deps conformance-deps
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: install
@@ -68,4 +83,4 @@ bench: install
 	$(BIN)/python -m bench.search_bench && $(BIN)/python -m bench.datastore_bench && $(BIN)/python -m bench.governance_bench
 
 clean:
-	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-ogctests node_modules var .pytest_cache .mypy_cache .ruff_cache

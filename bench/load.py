@@ -81,7 +81,7 @@ def pg_schema_name() -> str:
 def pg_schema_url(base_url: str, schema: str) -> str:
     url = normalise_url(base_url)
     sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options=-csearch_path%3D{schema}"
+    return f"{url}{sep}options=-csearch_path%3D{schema}%2Cpublic"
 
 
 def pg_create_schema(base_url: str, schema: str) -> None:

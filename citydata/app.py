@@ -102,6 +102,11 @@ def _family(request: Request) -> str:
     path = request.url.path
     if path.startswith(("/api/3/", "/api/action/")):
         return "ckan"
+    if path == "/ogc" or path.startswith("/ogc/"):
+        wants_html = request.query_params.get("f") == "html" or (
+            "f" not in request.query_params and "text/html" in request.headers.get("accept", "")
+            and "json" not in request.headers.get("accept", ""))
+        return "html" if wants_html else "ogc"
     if (
         path.startswith("/api/")
         or path.startswith("/catalog.")
@@ -116,13 +121,18 @@ def _family(request: Request) -> str:
 def render(
     request: Request, status: int, code: str, message: str, fields: dict | None = None
 ) -> Response:
-    """An error in the request's API family's shape (CKAN envelope, native JSON, HTML page)."""
+    """An error in the request's API family's shape (CKAN envelope, OGC exception, native JSON,
+    HTML page)."""
     from citydata.api.ckan import ckan_error_response
     from citydata.web.errors import html_error_response
 
     family = _family(request)
     if family == "ckan":
         return ckan_error_response(status, code, message, fields or {})
+    if family == "ogc":
+        from citydata.api.ogc.errors import ogc_error_response
+
+        return ogc_error_response(status, message)
     if family == "json":
         return JSONResponse(
             {"error": {"code": code, "message": message, "fields": fields or {}}},

@@ -84,7 +84,7 @@ def pg_schema_url(worker_id_safe: str) -> Iterator[str]:
     except Exception as exc:  # a configured but unreachable server is a failure, not a skip
         pytest.fail(f"PostgreSQL at {PG_URL} is not usable: {exc}")
     sep = "&" if "?" in url else "?"
-    schema_url = f"{url}{sep}options=-csearch_path%3D{schema}"
+    schema_url = f"{url}{sep}options=-csearch_path%3D{schema}%2Cpublic"
     db = Database(schema_url)
     upgrade(db)
     db.dispose()

@@ -1,4 +1,4 @@
-"""Registers the core APIs: CKAN Action API, file downloads, DCAT-AP feeds, health."""
+"""Registers the core APIs: CKAN Action API, file downloads, DCAT-AP feeds, OGC API, health."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ def citydata_routes(platform: Any) -> list[Any]:
     from citydata.api.diff import router as diff
     from citydata.api.downloads import router as downloads
     from citydata.api.governance import router as governance
+    from citydata.api.ogc import router as ogc
     from citydata.api.places import router as places
     from citydata.api.reference import router as reference
     from citydata.api.rows import router as rows
     from citydata.api.standards import router as standards
 
-    return [ckan, downloads, dcat, rows, diff, standards, governance, places, reference]
+    return [ckan, downloads, dcat, rows, diff, standards, governance, places, reference,
+            ogc]

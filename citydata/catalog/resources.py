@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import mimetypes
 import re
 from typing import Any
@@ -23,6 +24,8 @@ from citydata.standards.validate import apply_standard
 from citydata.storage.files import StagedFile
 from citydata.storage.models import Dataset, Resource, ResourceVersion, utcnow
 
+log = logging.getLogger(__name__)
+
 FORMATS_BY_EXT = {
     "csv": "CSV",
     "tsv": "TSV",
@@ -34,6 +37,7 @@ FORMATS_BY_EXT = {
     "xlsx": "XLSX",
     "xls": "XLS",
     "parquet": "Parquet",
+    "geoparquet": "GeoParquet",
     "zip": "ZIP",
     "pdf": "PDF",
     "xml": "XML",
@@ -57,6 +61,10 @@ MIMETYPES = {
     "ZIP": "application/zip",
     "PDF": "application/pdf",
     "GeoPackage": "application/geopackage+sqlite3",
+    # A zipped Shapefile is served as the zip it is (application/x-shapefile names no
+    # registered type and tells clients nothing about the archive).
+    "Shapefile": "application/zip",
+    "GeoParquet": "application/vnd.apache.parquet",
     "TXT": "text/plain",
     "XML": "application/xml",
     "HTML": "text/html",
@@ -77,11 +85,41 @@ def guess_format(filename: str, head: bytes = b"", url: str = "") -> str:
     fmt = FORMATS_BY_EXT.get(ext, "")
     if fmt == "JSON" and b'"FeatureCollection"' in head[:4096]:
         return "GeoJSON"
+    if fmt in ("ZIP", "") and _is_zipped_shapefile(source, head):
+        return "Shapefile"
+    if fmt in ("GeoPackage", "") and head[:16] == b"SQLite format 3\x00" and head[68:72] in (
+        b"GPKG", b"GP10", b"GP11"
+    ):  # the GeoPackage application_id in the SQLite header
+        return "GeoPackage"
     if not fmt and head.startswith(b"PK\x03\x04"):
         return "ZIP"
     if not fmt and head.startswith(b"PAR1"):
         return "Parquet"
     return fmt
+
+
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+def _is_zipped_shapefile(name: str, head: bytes) -> bool:
+    """Whether a zip upload looks like a Shapefile. Only the first 8 KB are seen here, and the
+    zip's directory is at its end, so this reads the local headers within them: a member named
+    like a Shapefile part (zips often start with the .cpg/.dbf, the .shp past 8 KB) or a name
+    like "roads.shp.zip", "roads_shp.zip" is enough; ingest opens the whole archive and reports
+    clearly if it holds no .shp after all. Without head bytes (a link) only the name counts."""
+    if head and not head.startswith(b"PK\x03\x04"):
+        return False
+    lower = name.lower()
+    if lower.endswith((".shp.zip", "_shp.zip", "-shp.zip", "shapefile.zip")):
+        return True
+    pos = 0
+    while (pos := head.find(b"PK\x03\x04", pos)) >= 0 and pos + 30 <= len(head):
+        size = int.from_bytes(head[pos + 26 : pos + 28], "little")
+        member = head[pos + 30 : pos + 30 + size].decode("utf-8", "replace").lower()
+        if member.endswith(SHAPEFILE_PARTS) and "__macosx" not in member:
+            return True
+        pos += 30
+    return False
 
 
 def guess_mimetype(fmt: str, filename: str) -> str:
@@ -215,6 +253,8 @@ def _add_version(ctx: Ctx, r: Resource, upload: StagedFile) -> ResourceVersion:
         dataset = ctx.session.get(Dataset, r.dataset_id)
         if dataset is not None:
             apply_standard(ctx, dataset, v)  # sets "invalid" + report when rows break it
+            if v.ingest_status == "ok":
+                index_features(ctx, dataset, v)
     ctx.session.add(v)
     r.versions.append(v)
     # Only a version that was read (or needs no reading) replaces a good one: a broken or
@@ -229,6 +269,30 @@ def _add_version(ctx: Ctx, r: Resource, upload: StagedFile) -> ResourceVersion:
     if not r.name:
         r.name = filename
     return v
+
+
+def index_features(ctx: Ctx, ds: Dataset, v: ResourceVersion) -> None:
+    """Build the spatial index of a table with geometry (see ``citydata.geo.featurestore``);
+    its repairs go in the ingest report, and its extent becomes the dataset's coverage when
+    the publisher gave none. A failure here is logged and retried on first use, never lost."""
+    from citydata.geo.featurestore import ensure_store
+
+    sha = v.snapshot_sha256 or ""
+    try:
+        store, stats = ensure_store(ctx.session.get_bind(), ctx.files.root,  # type: ignore[arg-type]
+                                    ctx.files.blob_path(sha), sha, v.columns)
+    except Exception:
+        log.exception("building the spatial index of snapshot %s failed", sha[:12])
+        return
+    if store is None:
+        return
+    if stats is not None and stats.warnings():
+        report = json.loads(v.report or "{}")
+        report.setdefault("warnings", []).extend(stats.warnings())
+        v.report = json.dumps(report)
+    extent = store.meta().get("extent")
+    if extent and ds.bbox_west is None:
+        ds.bbox_west, ds.bbox_south, ds.bbox_east, ds.bbox_north = (round(x, 6) for x in extent)
 
 
 def create_resource(ctx: Ctx, data: dict, upload: StagedFile | None = None) -> dict:

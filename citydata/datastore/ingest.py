@@ -24,7 +24,10 @@ from citydata.storage.files import FileStore
 
 log = logging.getLogger(__name__)
 
-TABULAR_FORMATS = {"CSV", "TSV", "XLSX", "JSON", "NDJSON", "GeoJSON", "Parquet"}
+TABULAR_FORMATS = {
+    "CSV", "TSV", "XLSX", "JSON", "NDJSON", "GeoJSON", "Parquet",
+    "GeoPackage", "Shapefile", "GeoParquet",  # read by spatial_formats
+}  # fmt: skip
 MAX_LINE_BYTES = 64 * 1024 * 1024  # a 10 MB cell is fine; a 64 MB line is refused clearly
 MAX_XLSX_UNCOMPRESSED = 2 * 1024**3
 MAX_XLSX_RATIO = 200
@@ -101,7 +104,19 @@ def _explain(exc: duckdb.Error) -> str:
 def _convert(
     source: Path, fmt: str, out: Path, work: Path, result: IngestResult, memory_limit: str
 ) -> None:
-    if fmt in ("CSV", "TSV"):
+    from citydata.datastore import spatial_formats  # imported here: it imports this module
+
+    if fmt in spatial_formats.SPATIAL_FORMATS or (
+        fmt == "Parquet" and spatial_formats.geo_metadata(source) is not None
+    ):  # a plain .parquet carrying GeoParquet metadata gets its WKB turned into GeoJSON too
+        kind = "GeoParquet" if fmt == "Parquet" else fmt
+        spatial_formats.convert(source, kind, out, work, result.warnings)
+        con = connect(readable=[out], memory_limit=memory_limit)
+        try:
+            _describe(con, out, result)
+        finally:
+            con.close()
+    elif fmt in ("CSV", "TSV"):
         _from_csv(source, out, work, result, memory_limit, tab=fmt == "TSV")
     elif fmt == "XLSX":
         csv_path = work / "sheet.csv"
