@@ -20,7 +20,7 @@ help:
 	@echo "make test     run the whole test suite (SQLite + PostgreSQL, real Chromium)"
 	@echo "make install  create .venv and install Python and npm packages"
 	@echo "make lint     ruff + mypy on the package"
-	@echo "make bench    search/show benchmarks vs Datasette; writes bench/results/"
+	@echo "make bench    benchmarks vs Datasette and pygeoapi; writes bench/results/"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -69,6 +69,14 @@ system-deps:
 
 conformance-deps: .venv-ogctests/.installed
 
+# The geospatial benchmark's peer, pygeoapi (0.21.x: newer releases need Python 3.12), with
+# what its Starlette app and PostgreSQL provider need; its own venv, like the suite above.
+.venv-pygeoapi/.installed:
+	test -x .venv-pygeoapi/bin/python || $(PY) -m venv .venv-pygeoapi
+	.venv-pygeoapi/bin/pip install -q "pygeoapi>=0.21,<0.22" starlette uvicorn \
+	  psycopg2-binary "SQLAlchemy<2.1" GeoAlchemy2 pygeofilter
+	touch $@
+
 test: install system-deps conformance-deps
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
@@ -79,8 +87,8 @@ lint: install
 	$(BIN)/ruff check citydata tests bench
 	$(BIN)/mypy citydata
 
-bench: install
-	$(BIN)/python -m bench.search_bench && $(BIN)/python -m bench.datastore_bench && $(BIN)/python -m bench.governance_bench
+bench: install .venv-pygeoapi/.installed
+	$(BIN)/python -m bench.search_bench && $(BIN)/python -m bench.datastore_bench && $(BIN)/python -m bench.governance_bench && $(BIN)/python -m bench.geo_bench
 
 clean:
-	rm -rf $(VENV) .venv-ogctests node_modules var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-ogctests .venv-pygeoapi node_modules var .pytest_cache .mypy_cache .ruff_cache

@@ -30,6 +30,7 @@ from citydata.errors import NotFound, QueryError
 
 if TYPE_CHECKING:
     from citydata.access.policy import Decision
+    from citydata.storage.models import Dataset, Resource, ResourceVersion
 
 DEFAULT_TIMEOUT_S = 10.0
 FACET_LIMIT = 30
@@ -134,6 +135,12 @@ def open_snapshot(
     yes to ``action`` (read | query | aggregate), cut to the columns the reader may see."""
     ds, r, v, decision = version_for_download(ctx, resource_id, version, action=action,
                                               whole_file=False)
+    return snapshot_of(ctx, ds, r, v, decision)
+
+
+def snapshot_of(ctx: Ctx, ds: Dataset, r: Resource, v: ResourceVersion,
+                decision: Decision) -> Snapshot:
+    """The queryable snapshot of a version the policy already decided on (``decision``)."""
     if v.ingest_status != "ok" or not v.snapshot_sha256:
         if v.ingest_status in ("failed", "invalid"):
             raise NotFound(

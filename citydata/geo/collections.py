@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from citydata.access.policy import visible_datasets_clause
 from citydata.catalog.context import Ctx
 from citydata.catalog.resources import current
-from citydata.datastore.query import Snapshot, open_snapshot
+from citydata.datastore.query import Snapshot, snapshot_of
 from citydata.errors import NotFound
 from citydata.geo import crs
 from citydata.geo.featurestore import FeatureStore, ensure_store, geometry_source, open_store
@@ -116,7 +116,9 @@ def open_collection(ctx: Ctx, collection_id: str) -> Opened:
     """The collection ready for item queries, after the policy decided (and staged the audit
     entry of a governed read); builds the spatial index on first use if it is missing."""
     entry = find_collection(ctx, collection_id)
-    snap = open_snapshot(ctx, entry.resource.id, action="read")
+    decision = ctx.access.decide(entry.dataset, "read", entry.resource.id)
+    decision.note(version=entry.version.version)
+    snap = snapshot_of(ctx, entry.dataset, entry.resource, entry.version, decision)
     sha = entry.version.snapshot_sha256 or ""
     store = open_store(ctx.session.get_bind(), ctx.files.root, sha)  # type: ignore[arg-type]
     if store is None:

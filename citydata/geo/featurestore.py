@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +93,10 @@ class FeatureStore(Protocol):
 
     def count_bbox(self, bbox: tuple[float, float, float, float]) -> int:
         """How many features intersect the lon/lat box."""
+
+    def search_bbox(self, bbox: tuple[float, float, float, float] | None, offset: int,
+                    limit: int) -> tuple[int, list[int]]:
+        """How many features intersect the box (all if None), and one page of their fids."""
 
     def page_bbox(self, bbox: tuple[float, float, float, float] | None, offset: int,
                   limit: int) -> list[int]:
@@ -236,17 +242,70 @@ def postgis_available(engine: Engine) -> bool:
     return bool(cached)
 
 
+#: Opened stores by (engine, root, snapshot): a store never changes once built, so each
+#: process looks it up (and reads its statistics) once.
+_OPENED: OrderedDict[tuple[int, str, str], FeatureStore] = OrderedDict()
+_OPENED_MAX = 256
+_LOCK = threading.Lock()
+
+
 def open_store(engine: Engine, root: Path, snapshot_sha: str) -> FeatureStore | None:
     """The built store of a snapshot, or None if it has none (yet)."""
+    key = (id(engine), str(root), snapshot_sha)
+    with _LOCK:
+        found = _OPENED.get(key)
+        if found is not None:
+            _OPENED.move_to_end(key)
+            return found
+    store: FeatureStore
     if postgis_available(engine):
         from citydata.geo.featurestore_postgis import PostgisStore
 
-        pg = PostgisStore(engine, snapshot_sha)
-        return pg if pg.exists() else None
-    from citydata.geo.featurestore_sqlite import SqliteStore
+        store = PostgisStore(engine, snapshot_sha)
+    else:
+        from citydata.geo.featurestore_sqlite import SqliteStore
 
-    lite = SqliteStore(root, snapshot_sha)
-    return lite if lite.exists() else None
+        store = SqliteStore(root, snapshot_sha)
+    if not store.exists():
+        return None
+    store.meta()
+    with _LOCK:
+        _OPENED[key] = store
+        while len(_OPENED) > _OPENED_MAX:
+            _OPENED.popitem(last=False)
+    return store
+
+
+class TileCache:
+    """Encoded tiles by (store, z, x, y, hidden properties), up to ``max_bytes``. A tile of an
+    immutable snapshot never changes, so the cache needs no invalidation, only a bound."""
+
+    def __init__(self, max_bytes: int = 128 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._tiles: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, store: FeatureStore, z: int, x: int, y: int, layer: str, max_features: int,
+            hidden: frozenset[str]) -> bytes:
+        key = (id(store), z, x, y, layer, max_features, hidden)
+        with self._lock:
+            data = self._tiles.get(key)
+            if data is not None:
+                self._tiles.move_to_end(key)
+                return data
+        data = store.tile(z, x, y, layer, max_features, hidden)
+        with self._lock:
+            if key not in self._tiles and len(data) <= self.max_bytes // 8:
+                self._tiles[key] = data
+                self.size += len(data)
+                while self.size > self.max_bytes:
+                    _, old = self._tiles.popitem(last=False)
+                    self.size -= len(old)
+        return data
+
+
+TILES = TileCache()
 
 
 def ensure_store(engine: Engine, root: Path, snapshot_path: Path, snapshot_sha: str,

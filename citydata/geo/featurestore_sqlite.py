@@ -121,50 +121,69 @@ class SqliteStore:
         return self._meta
 
     # -- bbox -----------------------------------------------------------------------------
-    #: Candidates from the R*Tree, checked against the exact boxes; the geometry is read only
-    #: for non-points whose box crosses the query box's edge (they need the exact test).
-    _CANDIDATES = (
-        "SELECT f.fid, f.point OR (f.minx >= :x1 AND f.maxx <= :x2 AND f.miny >= :y1 "
-        "AND f.maxy <= :y2) AS sure, CASE WHEN f.point = 0 AND NOT (f.minx >= :x1 "
-        "AND f.maxx <= :x2 AND f.miny >= :y1 AND f.maxy <= :y2) THEN f.wkb END "
-        "FROM feature_box b JOIN feature f ON f.fid = b.fid "
-        "WHERE b.minx <= :x2 AND b.maxx >= :x1 AND b.miny <= :y2 AND b.maxy >= :y1 "
-        "AND f.minx <= :x2 AND f.maxx >= :x1 AND f.miny <= :y2 AND f.maxy >= :y1"
+    # The R*Tree keeps 32-bit boxes rounded outwards, so an entry whose *index* box lies inside
+    # the query box is surely a hit (counted without reading the feature), and only entries
+    # whose index box crosses the query box's edge need the exact test.
+    _INSIDE = "b.minx >= :x1 AND b.maxx <= :x2 AND b.miny >= :y1 AND b.maxy <= :y2"
+    _EDGE = (
+        "SELECT f.fid, f.point, f.minx, f.miny, f.maxx, f.maxy, f.wkb FROM feature_box b "
+        "JOIN feature f ON f.fid = b.fid WHERE b.minx <= :x2 AND b.maxx >= :x1 "
+        "AND b.miny <= :y2 AND b.maxy >= :y1 AND NOT (" + _INSIDE + ")"
     )
 
-    def _matching(self, bbox: Box) -> np.ndarray:
-        """Fids whose geometry intersects the box: exact box tests in SQL, and shapely's
-        intersects only for non-point geometries that cross the box's edge."""
+    @staticmethod
+    def _args(bbox: Box) -> dict[str, float]:
+        return dict(zip(("x1", "y1", "x2", "y2"), bbox, strict=True))
+
+    def _edge_hits(self, bbox: Box) -> list[int]:
+        """The exact test for entries crossing the box's edge: the stored doubles for points
+        and boxes inside the query, shapely's ``intersects`` for the rest."""
         x1, y1, x2, y2 = bbox
-        args = {"x1": x1, "y1": y1, "x2": x2, "y2": y2}
-        sure: list[int] = []
-        edge_fids: list[int] = []
-        edge_wkb: list[bytes] = []
-        for fid, sure_hit, wkb in self._con().execute(self._CANDIDATES, args):
-            if sure_hit:
-                sure.append(fid)
+        hits: list[int] = []
+        maybe: list[tuple[int, bytes]] = []
+        for fid, point, fx1, fy1, fx2, fy2, wkb in self._con().execute(self._EDGE,
+                                                                       self._args(bbox)):
+            if fx1 > x2 or fx2 < x1 or fy1 > y2 or fy2 < y1:
+                continue  # only the rounded index box reached the query box
+            if point or (fx1 >= x1 and fx2 <= x2 and fy1 >= y1 and fy2 <= y2):
+                hits.append(fid)
             else:
-                edge_fids.append(fid)
-                edge_wkb.append(wkb)
-        if edge_fids:
-            hit = shapely.intersects(shapely.from_wkb(edge_wkb), shapely.box(x1, y1, x2, y2))
-            sure.extend(np.asarray(edge_fids)[hit].tolist())
-        out = np.asarray(sure, dtype=np.int64)
-        out.sort()
-        return out
+                maybe.append((fid, wkb))
+        if maybe:
+            geoms = shapely.from_wkb([w for _, w in maybe])
+            hit = shapely.intersects(geoms, shapely.box(x1, y1, x2, y2))
+            hits.extend(fid for (fid, _), h in zip(maybe, hit.tolist(), strict=True) if h)
+        return hits
 
     def count_bbox(self, bbox: Box) -> int:
-        return len(self._matching(bbox))
+        inside = self._con().execute(
+            f"SELECT count(*) FROM feature_box b WHERE {self._INSIDE}", self._args(bbox))
+        return int(inside.fetchone()[0]) + len(self._edge_hits(bbox))
+
+    def search_bbox(self, bbox: Box | None, offset: int,
+                    limit: int) -> tuple[int, list[int]]:
+        if bbox is None:
+            return int(self.meta().get("rows", 0)), self.page_bbox(None, offset, limit)
+        return self.count_bbox(bbox), self.page_bbox(bbox, offset, limit)
 
     def page_bbox(self, bbox: Box | None, offset: int, limit: int) -> list[int]:
         if bbox is None:
             rows = self._con().execute(
                 "SELECT fid FROM feature ORDER BY fid LIMIT ? OFFSET ?", [limit, offset])
             return [r[0] for r in rows]
-        return self._matching(bbox)[offset:offset + limit].tolist()
+        rows = self._con().execute(
+            f"SELECT b.fid FROM feature_box b WHERE {self._INSIDE} UNION ALL "
+            "SELECT value FROM json_each(:edge) ORDER BY 1 LIMIT :limit OFFSET :offset",
+            {**self._args(bbox), "edge": json.dumps(self._edge_hits(bbox)), "limit": limit,
+             "offset": offset})
+        return [r[0] for r in rows]
 
     def fids_bbox(self, bbox: Box) -> np.ndarray:
-        return self._matching(bbox)
+        inside = self._con().execute(f"SELECT b.fid FROM feature_box b WHERE {self._INSIDE}",
+                                     self._args(bbox)).fetchall()
+        out = np.array([r[0] for r in inside] + self._edge_hits(bbox), dtype=np.int64)
+        out.sort()
+        return out
 
     def count_all(self) -> int:
         return int(self._con().execute("SELECT count(*) FROM feature").fetchone()[0])

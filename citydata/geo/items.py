@@ -311,12 +311,8 @@ def run_items(opened: Opened, q: ItemsQuery, *, timeout: float = 10.0) -> ItemsR
     elif q.attribute_filtered or q.sortby:
         spatial = store.fids_bbox(q.bbox) if q.bbox is not None else None
         page, matched = _duck_fids(opened, q, spatial, page=True, timeout=timeout)
-    elif q.bbox is not None:
-        matched = store.count_bbox(q.bbox)
-        page = store.page_bbox(q.bbox, q.offset, q.limit) if q.offset < matched else []
     else:
-        matched = opened.snap.row_count
-        page = store.page_bbox(None, q.offset, q.limit) if q.offset < matched else []
+        matched, page = store.search_bbox(q.bbox, q.offset, q.limit)
     bodies = store.bodies(page)
     render = FeatureRenderer(opened, q)
     features = [render(fid, *bodies[fid], distance=distances.get(fid))

@@ -27,6 +27,7 @@ from citydata.geo.collections import (
     open_collection,
     queryables_doc,
 )
+from citydata.geo.featurestore import TILES
 from citydata.web.render import actor_context, render_page
 
 router = APIRouter(prefix="/ogc", include_in_schema=False)
@@ -321,15 +322,18 @@ async def tile(request: Request, collection_id: str, z: str, y: str, x: str) -> 
                          "numbers (zoom/y/x)") from None
     mvt.check_tile(zi, xi, yi)
 
-    def run() -> bytes:
+    def run() -> tuple[bytes, str]:
         with request_ctx(request) as ctx:
             opened = open_collection(ctx, collection_id)
             shown = {c.name for c in opened.snap.columns}
             hidden = frozenset(c.name for c in opened.snap.all_columns if c.name not in shown)
-            data = opened.store.tile(zi, xi, yi, opened.entry.id, TILE_MAX_FEATURES, hidden)
+            data = TILES.get(opened.store, zi, xi, yi, opened.entry.id, TILE_MAX_FEATURES,
+                             hidden)
             if opened.snap.decision is not None:
                 opened.snap.decision.note(tile=f"{zi}/{yi}/{xi}")
-            return data
+            # A version's tiles never change; only open data may sit in shared caches.
+            public = opened.snap.access_level == "open"
+            return data, "public, max-age=3600" if public else "private, no-store"
 
-    data = await run_in_threadpool(run)
-    return Response(data, media_type=MVT_TYPE)
+    data, cache = await run_in_threadpool(run)
+    return Response(data, media_type=MVT_TYPE, headers={"Cache-Control": cache})
