@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -74,11 +75,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'",
-        )
+        response.headers.setdefault("Content-Security-Policy", content_security_policy(settings))
         return response
 
     # pluggy answers last-registered first; mount in registration order (core APIs before
@@ -96,6 +93,14 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         app.mount("/vendor/leaflet", StaticFiles(directory=leaflet), name="leaflet")
     _install_error_handlers(app)
     return app
+
+
+def content_security_policy(settings: Settings) -> str:
+    """Everything from the site only; images also from a configured basemap tile service."""
+    tiles = urlsplit(settings.basemap_tiles)
+    tile_origin = f" {tiles.scheme}://{tiles.netloc}" if settings.basemap_tiles else ""
+    return (f"default-src 'self'; img-src 'self' data:{tile_origin}; style-src 'self'; "
+            "script-src 'self'; frame-ancestors 'none'")
 
 
 def _family(request: Request) -> str:

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     #: Datastore: queries stop after this many seconds; SQL results are capped at this many rows.
     query_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     sql_row_cap: int = Field(default=32000, ge=1, le=1_000_000)
+    #: Maps: a raster tile URL template for the basemap in production, e.g.
+    #: https://tile.openstreetmap.org/{z}/{x}/{y}.png (empty: the borough boundaries from the
+    #: reference data, which need no internet), and the attribution its licence asks for.
+    basemap_tiles: str = ""
+    basemap_attribution: str = ""
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -68,6 +73,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CITYDATA_SECRET_KEY is a placeholder; set a long random secret for production"
             )
+        if self.basemap_tiles and not (
+            self.basemap_tiles.startswith(("https://", "http://"))
+            and all(k in self.basemap_tiles for k in ("{z}", "{x}", "{y}"))
+        ):
+            raise ValueError("CITYDATA_BASEMAP_TILES must be an http(s) URL template with "
+                             "{z}, {x} and {y}")
         if self.env == "production" and len(self.secret_key) < 32:
             raise ValueError("CITYDATA_SECRET_KEY must be at least 32 characters in production")
         return self

@@ -190,6 +190,33 @@ def test_governed_sharing_walkthrough(demo):
     assert f"entry {seq} does not match its hash" in broken.stderr
 
 
+def test_the_demo_layers_are_an_ogc_api(demo):
+    """The London demo's spatial files and tables are OGC API collections a GIS client can
+    query: LSOA polygons by box and by nearest, borough boundaries as vector tiles, and the
+    map explorer page serves."""
+    from owslib.ogcapi.features import Features
+
+    base = demo["base"]
+    api = Features(f"{base}/ogc")
+    ids = {c["id"] for c in api.collections()["collections"]}
+    assert {"london-lsoa-boundaries", "london-borough-boundaries",
+            "lsoa-to-borough-lookup"} <= ids
+    assert len(ids) >= 60  # every borough's boundary and LSOAs, besides the city layers
+    # Greenwich town centre (the Old Royal Naval College, SE10 9NN).
+    page = api.collection_items("london-lsoa-boundaries", bbox=[-0.0065, 51.4825, -0.0055, 51.4835],
+                                limit=10)
+    assert page["numberMatched"] >= 1
+    assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in page["features"])
+    nearest = httpx.get(f"{base}/ogc/collections/lsoa-to-borough-lookup/items",
+                        params={"near": "-0.006,51.483", "limit": 3}).json()
+    distances = [f["properties"]["distance_m"] for f in nearest["features"]]
+    assert len(distances) == 3 and distances == sorted(distances) and distances[0] < 1000
+    tile = httpx.get(f"{base}/ogc/collections/london-borough-boundaries/tiles/WebMercatorQuad/"
+                     "9/170/255")
+    assert tile.status_code == 200 and len(tile.content) > 1000
+    assert httpx.get(f"{base}/map").status_code == 200
+
+
 def test_make_run_again_is_quick_and_changes_nothing(demo):
     base, home, port = demo["base"], demo["home"], demo["port"]
     before = httpx.get(f"{base}/api/3/action/package_search?rows=0").json()["result"]["count"]

@@ -123,14 +123,10 @@ class PostgisStore:
         if bbox is None:
             return int(self.meta().get("rows", 0)), self.page_bbox(None, offset, limit)
         # One statement: the window count sees every match before the page is cut.
-        # Matches first (GiST), then their order: asked for "ORDER BY fid LIMIT", the planner
-        # may walk the whole primary key instead when it misjudges how many rows match.
-        rows = self._all(f"WITH m AS MATERIALIZED (SELECT fid FROM {{t}} WHERE {self._hits}) "
-                         "SELECT fid, (SELECT count(*) FROM m) FROM m ORDER BY fid "
-                         "LIMIT :l OFFSET :o", {**self._box(bbox), "l": limit, "o": offset})
-        if not rows:
-            return (self.count_bbox(bbox) if offset else 0), []
-        return int(rows[0][1]), [r[0] for r in rows]
+        # Two statements, so the page gets its own plan: for a dense box the planner walks the
+        # primary key and stops after one page; for a sparse one it sorts the GiST matches.
+        count = self.count_bbox(bbox)
+        return count, (self.page_bbox(bbox, offset, limit) if offset < count else [])
 
     def page_bbox(self, bbox: Box | None, offset: int, limit: int) -> list[int]:
         if bbox is None:

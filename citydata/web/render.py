@@ -111,6 +111,8 @@ def render_page(
         "csrf_token": csrf_token(request) if has_session else "",
         "notice": request.session.pop("notice", None) if has_session else None,
         "can_publish": False,
+        "basemap_tiles": _platform(request).settings.basemap_tiles,
+        "basemap_attribution": _platform(request).settings.basemap_attribution,
     }
     values.update(context or {})
     values["nav_current"] = _current_nav(env, request.url.path)

@@ -95,6 +95,9 @@ def test_items_page_through_everything_with_links(client, spatial):
 def test_bbox_selects_exactly_what_intersects(client, spatial):
     doc = items(client, bbox="-0.15,51.53,-0.13,51.56")
     assert names(doc) == ["Kentish Town", "Camden Town"] and doc["numberMatched"] == 2
+    # A box holding most features pages by walking ids (a different plan): same answers.
+    wide = items(client, bbox="-1,51,1,52", limit=2, offset=2)
+    assert [f["id"] for f in wide["features"]] == [2, 3] and wide["numberMatched"] == 5
     # A point exactly on the box's edge is inside it.
     assert names(items(client, bbox="-0.1426,51.539,-0.1426,51.539")) == ["Camden Town"]
     # Polygons: the box touches the park's bounding box corner region but not the bow tie.

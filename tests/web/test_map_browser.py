@@ -85,14 +85,65 @@ def test_map_explorer_layers_legend_and_filter(page, platform, make_ctx, tmp_pat
                          dataset_name=name)
     page.goto(page.base + "/map")
     assert page.locator("input[name=layer]").count() == 2
-    page.check("text=Camden Libraries: libraries.geojson")
-    page.check("text=Camden Parks: parks.geojson")
+    page.check("text=Camden Libraries")
+    page.check("text=Camden Parks")
     page.click("button:has-text('Show on the map')")
     page.wait_for_selector("#explorer[data-ready]")
     assert page.get_attribute("#explorer", "data-ready") == "4"
     assert sorted(page.locator(".map-legend__item").all_inner_texts()) == [
-        "Camden Libraries: libraries.geojson", "Camden Parks: parks.geojson"]
+        "Camden Libraries", "Camden Parks"]
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#explorer").screenshot(path=str(ARTIFACTS / "map-explorer.png"))
     page.fill("#map-filter", "kentish")
     assert page.get_attribute("#explorer", "data-shown") == "1"
+
+
+def _png(rgb: tuple[int, int, int], size: int = 256) -> bytes:
+    """A one-colour PNG, standing in for a production tile service's tiles."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    raw = b"".join(b"\x00" + bytes(rgb) * size for _ in range(size))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0,
+                                                              0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_explorer_draws_tables_and_a_configured_tile_basemap(page, platform, make_ctx,  # noqa: F811
+                                                             tmp_path):
+    """Any collection can be a layer (here a CSV with easting/northing), and with
+    CITYDATA_BASEMAP_TILES set the map asks that service for tiles (faked here: the outside
+    world) beneath the borough outlines."""
+    from citydata.access.actors import Actor
+    from citydata.catalog.organizations import create_organization
+    from citydata.catalog.publish import publish_file
+
+    platform.settings.basemap_tiles = "https://tiles.example.org/{z}/{x}/{y}.png"
+    platform.settings.basemap_attribution = "Example tiles"
+    asked: list[str] = []
+
+    def serve_tile(route):  # type: ignore[no-untyped-def]
+        asked.append(route.request.url)
+        route.fulfill(status=200, content_type="image/png", body=_png((200, 230, 201)))
+
+    page.route("https://tiles.example.org/**", serve_tile)
+    chargers = tmp_path / "chargers.csv"
+    chargers.write_text("site,easting,northing\nTrafalgar Square,530034,180381\n"
+                        "King's Cross,530268,183136\nBrixton,531200,175600\n")
+    with make_ctx() as ctx:
+        create_organization(ctx.session, Actor.system(), {"name": "camden", "title": "Camden"})
+        publish_file(ctx, chargers, org="camden", title="Charge points", dataset_name="chargers")
+    page.goto(page.base + "/map?layer=chargers")
+    page.wait_for_selector("#explorer[data-ready]")
+    assert page.get_attribute("#explorer", "data-ready") == "3"
+    page.wait_for_selector("#explorer img.leaflet-tile-loaded")
+    assert asked and all(u.startswith("https://tiles.example.org/") for u in asked)
+    assert "Example tiles" in page.locator(".leaflet-control-attribution").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "map-explorer-tiles.png"
+    page.locator("#explorer").screenshot(path=str(shot))
+    assert (200, 230, 201) in read_png(shot).colours(step=4)  # the tiles are drawn

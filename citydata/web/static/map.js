@@ -1,6 +1,7 @@
 // Maps: each element with data-geojson (one layer) or data-layers (a JSON list of
 // {url, name, colour}) becomes a Leaflet map drawn over the London borough boundaries
-// (data-basemap), so it works with no internet at all. Popups and the legend are built from
+// (data-basemap), so it works with no internet at all; a tile service configured with
+// CITYDATA_BASEMAP_TILES (data-tiles) is drawn beneath them. Popups and the legend are built from
 // text nodes, never HTML, so a property cannot inject markup. An input with data-map="<id>"
 // filters that map's features by the words in their properties.
 (function () {
@@ -53,11 +54,19 @@
     map.attributionControl.addAttribution(element.dataset.attribution || "");
     map.setView([51.5, -0.12], 9.5);
     var drawn = [];
+    // A configured tile service (production) under the borough outlines; without one the
+    // filled boroughs are the whole basemap, and no request leaves the site.
+    var tiles = element.dataset.tiles;
+    if (tiles) {
+      L.tileLayer(tiles, { maxZoom: 19, attribution: element.dataset.tilesAttribution || "" })
+        .addTo(map);
+    }
     var base = element.dataset.basemap ? load(element.dataset.basemap) : Promise.resolve(null);
     base.then(function (boroughs) {
       if (boroughs) {
         L.geoJSON(boroughs, {
-          style: { color: "#b1b4b6", weight: 1, fillColor: "#f3f2f1", fillOpacity: 1 },
+          style: { color: tiles ? "#505a5f" : "#b1b4b6", weight: 1, fillColor: "#f3f2f1",
+                   fillOpacity: tiles ? 0 : 1 },
           interactive: false
         }).addTo(map);
       }
