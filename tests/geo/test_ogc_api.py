@@ -277,3 +277,38 @@ def test_html_pages(client, spatial):
     assert "Swiss Cottage" in client.get(f"{ITEMS}/2?f=html").text
     bad = client.get(f"{ITEMS}?bbox=1,2", headers=html)
     assert bad.status_code == 400 and "<html" in bad.text.lower()
+
+
+def test_mixed_types_and_impossible_coordinates(client, make_ctx, tmp_path):
+    """One layer with points, lines and polygons is served as it is; a geometry with
+    coordinates no place has is kept as a feature without geometry, and the report says so."""
+    from citydata.access.actors import Actor
+    from citydata.catalog.organizations import create_organization
+    from citydata.catalog.publish import publish_file
+
+    mixed = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "stop"},
+         "geometry": {"type": "Point", "coordinates": [-0.14, 51.54]}},
+        {"type": "Feature", "properties": {"name": "route"},
+         "geometry": {"type": "LineString", "coordinates": [[-0.15, 51.53], [-0.13, 51.55]]}},
+        {"type": "Feature", "properties": {"name": "zone"},
+         "geometry": {"type": "Polygon", "coordinates": [[[-0.15, 51.53], [-0.14, 51.53],
+                                                          [-0.14, 51.54], [-0.15, 51.53]]]}},
+        {"type": "Feature", "properties": {"name": "nowhere"},
+         "geometry": {"type": "Point", "coordinates": [500.0, 1e300]}}]}
+    path = tmp_path / "mixed.geojson"
+    path.write_text(json.dumps(mixed))
+    with make_ctx() as ctx:
+        create_organization(ctx.session, Actor.system(), {"name": "camden", "title": "Camden"})
+        publish_file(ctx, path, org="camden", title="Mixed", dataset_name="mixed")
+    doc = items(client, "/ogc/collections/mixed/items")
+    types = {f["properties"]["name"]: (f["geometry"] or {}).get("type") for f in doc["features"]}
+    assert types == {"stop": "Point", "route": "LineString", "zone": "Polygon", "nowhere": None}
+    assert names(items(client, "/ogc/collections/mixed/items", bbox="-0.2,51.5,0,51.6")) == [
+        "stop", "route", "zone"]
+    x, y = tile_of(-0.14, 51.54, 12)
+    tile = client.get(f"/ogc/collections/mixed/tiles/WebMercatorQuad/12/{y}/{x}")
+    assert len(mapbox_vector_tile.decode(tile.content)["mixed"]["features"]) == 3
+    ds = client.get("/api/3/action/package_show", params={"id": "mixed"}).json()["result"]
+    warnings = ds["resources"][0]["versions"][-1]["report"]["warnings"]
+    assert any("outside longitude" in w for w in warnings)

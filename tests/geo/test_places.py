@@ -101,3 +101,17 @@ def test_find_my_council(places, platform, tmp_path):
     missing = places.get("/find-my-council", params={"postcode": "AB10 1AB"})
     assert missing.status_code == 404 and "not in the gazetteer" in missing.text
     assert places.get("/find-my-council").status_code == 200
+
+
+def test_lsoa_basemap_detail_in_a_box(places):
+    """The LSOAs a zoomed-in map draws: those meeting the box, from the reference data."""
+    r = places.get("/api/v1/reference/lsoas.geojson", params={"bbox": "-0.012,51.478,0.0,51.486"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
+    features = r.json()["features"]
+    assert 2 <= len(features) <= 40
+    assert all(f["properties"]["borough_gss"] in ("E09000011", "E09000023") for f in features)
+    lookup = places.get("/api/v1/places/lookup", params={"postcode": "SE10 9NN"}).json()
+    assert lookup["lsoa"]["code"] in {f["id"] for f in features}  # the LSOA holding the point
+    for bad, needle in (("-1,51,1,52", "zoom in"), ("1,2", "four"), ("0,0,0,91", "outside")):
+        r = places.get("/api/v1/reference/lsoas.geojson", params={"bbox": bad})
+        assert r.status_code == 400 and needle in r.json()["error"]["message"], bad

@@ -37,6 +37,10 @@ def test_map_preview_draws_data_over_the_boroughs(page, platform, make_ctx, tmp_
     assert page.get_attribute(".map", "data-ready") == "3"
     assert page.locator(".map path.leaflet-interactive").count() == 3  # the three libraries
     assert page.locator(".map path").count() >= 36  # ... over the 33 borough outlines
+    # Zoomed in to the libraries, the LSOA boundaries of the view are the basemap's detail.
+    page.wait_for_selector(".map[data-lsoas]")
+    assert int(page.get_attribute(".map", "data-lsoas")) >= 10
+    assert page.locator(".leaflet-detail-pane path").count() >= 10
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "map-preview.png"
     page.locator(".map").screenshot(path=str(shot))

@@ -1,7 +1,8 @@
 // Maps: each element with data-geojson (one layer) or data-layers (a JSON list of
 // {url, name, colour}) becomes a Leaflet map drawn over the London borough boundaries
 // (data-basemap), so it works with no internet at all; a tile service configured with
-// CITYDATA_BASEMAP_TILES (data-tiles) is drawn beneath them. Popups and the legend are built from
+// CITYDATA_BASEMAP_TILES (data-tiles) is drawn beneath them, and the LSOA boundaries
+// (data-lsoas) once zoomed in. Popups and the legend are built from
 // text nodes, never HTML, so a property cannot inject markup. An input with data-map="<id>"
 // filters that map's features by the words in their properties.
 (function () {
@@ -46,6 +47,37 @@
     return Object.values(feature.properties || {}).join(" ").toLowerCase();
   }
 
+  // Zoomed in (13 and closer), the LSOA boundaries of the view are drawn as the basemap's
+  // detail, fetched for each new view from the reference data.
+  function lsoaOutlines(map, url) {
+    var shown = null;
+    var wanted = "";
+    function update() {
+      if (map.getZoom() < 13) {
+        if (shown) { map.removeLayer(shown); shown = null; }
+        wanted = "";
+        return;
+      }
+      var b = map.getBounds();
+      var key = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
+        return Math.max(-180, Math.min(180, v)).toFixed(4);
+      }).join(",");
+      if (key === wanted) { return; }
+      wanted = key;
+      load(url + "?bbox=" + key).then(function (geojson) {
+        if (key !== wanted) { return; }
+        if (shown) { map.removeLayer(shown); }
+        shown = L.geoJSON(geojson, {
+          pane: "detail", interactive: false,
+          style: { color: "#8c8c8c", weight: 0.6, dashArray: "3 3", fill: false }
+        }).addTo(map);
+        map.getContainer().setAttribute("data-lsoas", String(geojson.features.length));
+      }).catch(function () { /* the basemap detail is optional */ });
+    }
+    map.on("moveend", update);
+    update();
+  }
+
   function draw(element) {
     var layers = element.dataset.layers ? JSON.parse(element.dataset.layers)
       : [{ url: element.dataset.geojson, name: "", colour: "#1d70b8" }];
@@ -61,14 +93,19 @@
       L.tileLayer(tiles, { maxZoom: 19, attribution: element.dataset.tilesAttribution || "" })
         .addTo(map);
     }
+    // Basemap panes sit under the data (Leaflet's overlay pane is at z-index 400).
+    map.createPane("basemap").style.zIndex = 250;
+    map.createPane("detail").style.zIndex = 260;
     var base = element.dataset.basemap ? load(element.dataset.basemap) : Promise.resolve(null);
     base.then(function (boroughs) {
       if (boroughs) {
         L.geoJSON(boroughs, {
+          pane: "basemap",
           style: { color: tiles ? "#505a5f" : "#b1b4b6", weight: 1, fillColor: "#f3f2f1",
                    fillOpacity: tiles ? 0 : 1 },
           interactive: false
         }).addTo(map);
+        if (element.dataset.lsoas) { lsoaOutlines(map, element.dataset.lsoas); }
       }
       return Promise.all(layers.map(function (spec) { return load(spec.url); }));
     }).then(function (collections) {
