@@ -87,6 +87,8 @@ class FeatureStore(Protocol):
     """What the OGC API needs of a spatial backend. Every fid is a snapshot row position."""
 
     kind: str
+    #: What identifies the store's data (its file or table), for caches of its answers.
+    key: str
 
     def meta(self) -> dict[str, Any]:
         """The build statistics: rows, with_geometry, extent, geometry types, repairs."""
@@ -288,7 +290,8 @@ class TileCache:
 
     def get(self, store: FeatureStore, z: int, x: int, y: int, layer: str, max_features: int,
             hidden: frozenset[str]) -> bytes:
-        key = (id(store), z, x, y, layer, max_features, hidden)
+        # By the store's own key, not id(): an evicted store's id may be reused by another.
+        key = (store.key, z, x, y, layer, max_features, hidden)
         with self._lock:
             data = self._tiles.get(key)
             if data is not None:

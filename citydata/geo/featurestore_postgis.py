@@ -82,6 +82,7 @@ class PostgisStore:
     def __init__(self, engine: Engine, sha: str) -> None:
         self.engine = engine
         self.table = table_name(sha)
+        self.key = f"{engine.url.render_as_string(hide_password=True)}#{self.table}"
         self._meta: dict[str, Any] | None = None
 
     def exists(self) -> bool:

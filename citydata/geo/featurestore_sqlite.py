@@ -95,6 +95,7 @@ class SqliteStore:
 
     def __init__(self, root: Path, sha: str) -> None:
         self.path = store_path(root, sha)
+        self.key = str(self.path)
         self._meta: dict[str, Any] | None = None
 
     def exists(self) -> bool:
