@@ -15,16 +15,14 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
-import httpx
 from sqlalchemy import create_engine, text
 
-from bench.servers import HOST, free_port
+from bench.servers import HOST, free_port, run_server
 
 VENV = Path(os.environ.get("CITYDATA_PYGEOAPI_VENV", Path(__file__).resolve().parents[1]
                            / ".venv-pygeoapi"))
@@ -121,29 +119,8 @@ def pygeoapi_server(provider: dict, work: Path) -> Iterator[str]:
     cmd = [str(PYTHON), "-m", "uvicorn", "pygeoapi.starlette_app:APP", "--host", HOST,
            "--port", str(port), "--log-level", "warning", "--no-access-log"]
     base = f"http://{HOST}:{port}"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError("pygeoapi exited:\n" + log.read_text()[-2000:])
-                try:
-                    if httpx.get(f"{base}/collections/{COLLECTION}?f=json",
-                                 timeout=5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("pygeoapi did not start")
-                time.sleep(0.3)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with run_server(cmd, f"{base}/collections/{COLLECTION}?f=json", log, timeout=120, env=env):
+        yield base
 
 
 if __name__ == "__main__":  # pragma: no cover - a manual check

@@ -29,9 +29,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def _process(cmd: list[str], ready_url: str, log: Path, timeout: float = 90) -> Iterator[None]:
+def run_server(cmd: list[str], ready_url: str, log: Path, timeout: float = 90,
+               env: dict[str, str] | None = None) -> Iterator[None]:
+    """Run ``cmd`` until ``ready_url`` answers 200; stop it when the block ends."""
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -64,7 +66,7 @@ def citydata_server(database_url: str, home: Path) -> Iterator[str]:
     cmd = [sys.executable, "-m", "bench.servers", "--database-url", database_url,
            "--home", str(home), "--port", str(port)]
     base = f"http://{HOST}:{port}"
-    with _process(cmd, f"{base}/api/3/action/status_show", home / "citydata-server.log"):
+    with run_server(cmd, f"{base}/api/3/action/status_show", home / "citydata-server.log"):
         yield base
 
 
@@ -81,7 +83,7 @@ def datasette_server(db_path: Path, log_dir: Path) -> Iterator[str]:
            "--setting", "sql_time_limit_ms", "30000",
            "--setting", "suggest_facets", "off"]
     base = f"http://{HOST}:{port}"
-    with _process(cmd, f"{base}/-/versions.json", log_dir / "datasette-server.log"):
+    with run_server(cmd, f"{base}/-/versions.json", log_dir / "datasette-server.log"):
         yield base
 
 
