@@ -4,6 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+FEDERATION_PORT ?= 8100
 HOST ?= 127.0.0.1
 export CITYDATA_HOME ?= $(CURDIR)/var
 export CITYDATA_PORT := $(PORT)
@@ -13,7 +14,7 @@ export CITYDATA_SITE_URL ?= http://$(HOST):$(PORT)
 export CITYDATA_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: install run serve demo test test-fast lint bench system-deps conformance-deps clean help
+.PHONY: install run serve demo federation-demo test test-fast lint bench system-deps conformance-deps clean help
 
 help:
 	@echo "make run      set up everything and serve the demo London platform on :$(PORT)"
@@ -21,6 +22,7 @@ help:
 	@echo "make install  create .venv and install Python and npm packages"
 	@echo "make lint     ruff + mypy on the package"
 	@echo "make bench    benchmarks vs Datasette and pygeoapi; writes bench/results/"
+	@echo "make federation-demo  three federated nodes on :$(FEDERATION_PORT)-$$(($(FEDERATION_PORT)+2))"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,6 +44,10 @@ demo: install
 
 run: demo
 	$(BIN)/citydata serve --host $(HOST) --port $(PORT)
+
+# Three federated nodes on this machine (registry :8100, camden :8101, hackney :8102).
+federation-demo: install
+	$(BIN)/citydata demo-federation --dir var/federation --base-port $(FEDERATION_PORT)
 
 serve:
 	$(BIN)/citydata serve --host $(HOST) --port $(PORT)

@@ -34,6 +34,17 @@ def checkpoint_due(session: Any, minutes: float, now: datetime) -> bool:
     return datetime.fromisoformat(last) <= now - timedelta(minutes=minutes)
 
 
+def _federation_jobs(platform: Platform) -> dict[str, Any]:
+    """Due harvests (one per tick), forwarded requests' statuses, old nonces."""
+    from citydata.federation import harvest, nodes, sharing
+
+    out: dict[str, Any] = {"harvests": [r["id"] for r in harvest.run_due(platform)]}
+    if platform.settings.node_name:
+        out["nonces_purged"] = nodes.purge_nonces(platform.db, platform.settings)
+        out["requests_checked"] = sharing.refresh_pending(platform)
+    return out
+
+
 def run_once(platform: Platform) -> dict[str, Any]:
     """Record expiries and activations, send queued e-mail, sign a checkpoint when due."""
     settings = platform.settings
@@ -42,6 +53,7 @@ def run_once(platform: Platform) -> dict[str, Any]:
         ctx = Ctx(session, Actor.system(), settings, platform.files)
         out.update(agreements.sweep(ctx))
     out["mail_sent"] = notify.deliver_pending(platform.db, settings)
+    out.update(_federation_jobs(platform))
     key = load_key(settings)
     out["checkpoint"] = None
     if key is not None:

@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     #: reference data, which need no internet), and the attribution its licence asks for.
     basemap_tiles: str = ""
     basemap_attribution: str = ""
+    #: Federation: this node's name among the nodes it works with (lowercase, e.g.
+    #: "camden"); signed requests between nodes must be this many seconds fresh.
+    node_name: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9-]{1,62})?$")
+    federation_window_seconds: int = Field(default=300, ge=10, le=3600)
+    #: Live federated search waits this long for the nodes, then answers with what it has.
+    federation_search_deadline_seconds: float = Field(default=1.5, gt=0, le=30)
+    #: Harvesting: limits per response from a source, and pages per run.
+    harvest_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    harvest_timeout_seconds: float = Field(default=60.0, gt=0)
+    harvest_max_pages: int = Field(default=2000, ge=1)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

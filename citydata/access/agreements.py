@@ -228,6 +228,12 @@ def _datasets(ctx: Ctx, data: dict, errors: Errors) -> list[tuple[Dataset, str |
         if ds is None or not ctx.access.can_see(ds) or ds.state != "active":
             errors.add("datasets", f"Dataset {name!r} not found")
             continue
+        held_at = _held_elsewhere(ctx.session, ds)
+        if held_at:
+            raise Conflict(
+                f"{ds.name} is held at node {held_at}, whose owner decides who may use it: "
+                "request access with POST /api/v1/federation/access-requests"
+            )
         if ds.access_level not in AGREEMENT_LEVELS:
             why = (
                 (
@@ -255,6 +261,14 @@ def _datasets(ctx: Ctx, data: dict, errors: Errors) -> list[tuple[Dataset, str |
             "make one request per publisher",
         )
     return out
+
+
+def _held_elsewhere(session: Session, ds: Dataset) -> str | None:
+    """The owner node a harvested dataset lives on (its data is not here to share)."""
+    from citydata.federation.sharing import origin
+
+    found = origin(session, ds.id)
+    return found[0].name if found else None
 
 
 def _purpose_fields(errors: Errors, data: dict, datasets: list[Dataset]) -> dict[str, Any]:

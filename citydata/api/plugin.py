@@ -14,6 +14,7 @@ def citydata_routes(platform: Any) -> list[Any]:
     from citydata.api.dcat import router as dcat
     from citydata.api.diff import router as diff
     from citydata.api.downloads import router as downloads
+    from citydata.api.federation import router as federation
     from citydata.api.governance import router as governance
     from citydata.api.ogc import router as ogc
     from citydata.api.places import router as places
@@ -22,4 +23,4 @@ def citydata_routes(platform: Any) -> list[Any]:
     from citydata.api.standards import router as standards
 
     return [ckan, downloads, dcat, rows, diff, standards, governance, places, reference,
-            ogc]
+            ogc, federation]

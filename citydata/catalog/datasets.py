@@ -41,6 +41,7 @@ from citydata.storage.models import (
     DatasetTag,
     DatasetTheme,
     Resource,
+    new_id,
     utcnow,
 )
 
@@ -345,7 +346,8 @@ def _apply(ctx: Ctx, ds: Dataset, data: dict, errors: Errors, *, creating: bool)
             errors.add("owner_org", "A dataset must belong to an organization")
         else:
             try:
-                org = get_organization(ctx.session, owner)
+                org = ctx.memo(("organization", owner),
+                               lambda: get_organization(ctx.session, owner))
                 ds.owner_org = org.id
                 ds.organization = org
             except NotFound:
@@ -362,35 +364,62 @@ def _set_children(ds: Dataset, derived: dict) -> None:
         ds.boroughs = [DatasetBorough(gss_code=g) for g in derived["boroughs"]]
 
 
-def create_dataset(ctx: Ctx, data: dict) -> dict:
+def prepare_dataset(ctx: Ctx, data: dict) -> Dataset:
+    """A validated new dataset (with its linked resources), not yet added to the session;
+    the name is checked for form, not for uniqueness (the caller does that)."""
     if not ctx.actor.is_authenticated:  # as CKAN: anonymous callers learn nothing more
         raise NotAuthenticated("Sign in (or send an API token) to change the catalog")
     if not isinstance(data, dict):
         raise Conflict("Expected a JSON object")
     errors = Errors()
-    ds = Dataset(access_level="open", license_id=DEFAULT_LICENSE, extras="[]")
-    derived = _apply(ctx, ds, data, errors, creating=True)
+    ds = Dataset(id=new_id(), access_level="open", license_id=DEFAULT_LICENSE, extras="[]",
+                 state="active")
+    with ctx.session.no_autoflush:
+        derived = _apply(ctx, ds, data, errors, creating=True)
     if not ds.title:
         ds.title = ds.name
     errors.raise_if_any("Cannot create the dataset")
     require_editor(ctx.actor, ds.owner_org)
-    if ctx.session.scalar(select(Dataset.id).where(Dataset.name == ds.name)):
-        raise Conflict(
-            "That URL is already in use.", fields={"name": ["That URL is already in use."]}
-        )
     ds.creator_user_id = ctx.actor.user_id
     ds.created = ds.modified = utcnow()
     _set_children(ds, derived)
-    ctx.session.add(ds)
-    ctx.session.flush()
     if isinstance(data.get("resources"), list):
         from citydata.catalog.resources import create_linked_resources
 
         create_linked_resources(ctx, ds, data["resources"])
+    return ds
+
+
+def _name_taken(ctx: Ctx, name: str) -> Conflict:
+    return Conflict(f"That URL is already in use: {name}",
+                    fields={"name": ["That URL is already in use."]})
+
+
+def create_dataset(ctx: Ctx, data: dict) -> dict:
+    ds = prepare_dataset(ctx, data)
+    if ctx.session.scalar(select(Dataset.id).where(Dataset.name == ds.name)):
+        raise _name_taken(ctx, ds.name)
+    ctx.session.add(ds)
+    ctx.session.flush()
     search.index_dataset(ctx.session, ds)
     ctx.session.flush()
     ctx.session.refresh(ds)
     return dataset_dict(ctx, ds)
+
+
+def create_datasets(ctx: Ctx, prepared: list[Dataset]) -> None:
+    """Add many prepared datasets in one flush and index them together (bulk imports).
+    All or nothing: a clash of names fails the lot before anything is written."""
+    names = [ds.name for ds in prepared]
+    if len(set(names)) != len(names):
+        raise _name_taken(ctx, next(n for n in names if names.count(n) > 1))
+    taken = ctx.session.scalar(select(Dataset.name).where(Dataset.name.in_(names)).limit(1))
+    if taken:
+        raise _name_taken(ctx, taken)
+    ctx.session.add_all(prepared)
+    ctx.session.flush()
+    search.index_datasets(ctx.session, prepared)
+    ctx.session.flush()
 
 
 def update_dataset(ctx: Ctx, name_or_id: object, data: dict, *, partial: bool = False) -> dict:

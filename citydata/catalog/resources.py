@@ -431,6 +431,7 @@ def create_linked_resources(ctx: Ctx, ds: Dataset, items: list) -> None:
             format="",
             mimetype="",
             url="",
+            versions=[],  # linked: no uploads (and no query to find that out)
         )
         _apply(r, item, errors)
         r.url = check_url(errors, "resources", item.get("url"))

@@ -87,23 +87,51 @@ def index_dataset(session: Session, ds: Dataset) -> None:
     Called after every change to a dataset or its resources, so it also refreshes what search
     derives from the dataset: its quality assessment (sortable and a facet).
     """
-    quality.update_quality(ds)
-    _drop_document(session, ds.id)
-    seq = next_change(session, ds.id)
-    if ds.state != "active":
+    index_datasets(session, [ds])
+
+
+def _take_changes(session: Session, dataset_ids: list[str]) -> list[int]:
+    """Change numbers for several datasets at once (as :func:`next_change`, in one UPDATE)."""
+    n = len(dataset_ids)
+    session.execute(update(SearchState).where(SearchState.id == 1).values(seq=SearchState.seq + n))
+    last = session.scalar(select(SearchState.seq).where(SearchState.id == 1))
+    if last is None:
+        session.add(SearchState(id=1, seq=n))
+        last = n
+    seqs = list(range(int(last) - n + 1, int(last) + 1))
+    session.add_all(SearchChange(seq=q, dataset_id=d) for q, d in zip(seqs, dataset_ids,
+                                                                        strict=True))
+    session.flush()
+    return seqs
+
+
+def index_datasets(session: Session, datasets: list[Dataset]) -> None:
+    """:func:`index_dataset` for many datasets in a few statements (bulk imports)."""
+    if not datasets:
         return
-    doc = {
-        "dataset_id": ds.id,
-        "doc_id": seq,
-        "name": ds.name.replace("-", " ").replace("_", " "),
-        "title": ds.title,
-        "notes": ds.notes,
-        "tags": " ".join(t.tag for t in ds.tags),
-        "organization": f"{ds.organization.title} {ds.organization.name}"
-        if ds.organization
-        else "",
-    }
-    session.add(DatasetSearch(**doc))
+    for ds in datasets:
+        quality.update_quality(ds)
+    ids = [ds.id for ds in datasets]
+    _drop_documents(session, ids)
+    seqs = _take_changes(session, ids)
+    docs = [
+        {
+            "dataset_id": ds.id,
+            "doc_id": seq,
+            "name": ds.name.replace("-", " ").replace("_", " "),
+            "title": ds.title,
+            "notes": ds.notes,
+            "tags": " ".join(t.tag for t in ds.tags),
+            "organization": f"{ds.organization.title} {ds.organization.name}"
+            if ds.organization
+            else "",
+        }
+        for ds, seq in zip(datasets, seqs, strict=True)
+        if ds.state == "active"
+    ]
+    if not docs:
+        return
+    session.add_all(DatasetSearch(**doc) for doc in docs)
     session.flush()
     if session.get_bind().dialect.name == "sqlite":
         session.execute(
@@ -112,10 +140,11 @@ def index_dataset(session: Session, ds: Dataset) -> None:
                 "organization) VALUES (:doc_id, :dataset_id, :name, :title, :notes, :tags, "
                 ":organization)"
             ),
-            doc,
+            docs,
         )
     else:
-        session.execute(text(PG_TSV_INSERT + " WHERE dataset_id = :id"), {"id": ds.id})
+        session.execute(text(PG_TSV_INSERT + " WHERE dataset_id = ANY(:ids)"),
+                        {"ids": [d["dataset_id"] for d in docs]})
 
 
 #: The weighted vector of one search document (PostgreSQL), title and name first.
@@ -130,16 +159,21 @@ PG_TSV_INSERT = (
 
 
 def _drop_document(session: Session, dataset_id: str) -> None:
-    doc_id = session.scalar(
-        select(DatasetSearch.doc_id).where(DatasetSearch.dataset_id == dataset_id)
-    )
-    session.execute(delete(DatasetSearch).where(DatasetSearch.dataset_id == dataset_id))
-    if doc_id is None:
+    _drop_documents(session, [dataset_id])
+
+
+def _drop_documents(session: Session, dataset_ids: list[str]) -> None:
+    doc_ids = [
+        {"r": r} for r in session.scalars(
+            select(DatasetSearch.doc_id).where(DatasetSearch.dataset_id.in_(dataset_ids)))
+    ]
+    if not doc_ids:
         return
+    session.execute(delete(DatasetSearch).where(DatasetSearch.dataset_id.in_(dataset_ids)))
     if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("DELETE FROM dataset_fts WHERE rowid = :r"), {"r": doc_id})
+        session.execute(text("DELETE FROM dataset_fts WHERE rowid = :r"), doc_ids)
     else:
-        session.execute(text("DELETE FROM dataset_tsv WHERE doc_id = :r"), {"r": doc_id})
+        session.execute(text("DELETE FROM dataset_tsv WHERE doc_id = :r"), doc_ids)
 
 
 def unindex_dataset(session: Session, dataset_id: str) -> None:

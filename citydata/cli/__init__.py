@@ -54,6 +54,7 @@ def main(ctx: click.Context) -> None:
 from citydata.cli import (  # noqa: E402,F401  (registers commands)
     commands,
     datastore_commands,
+    federation_commands,
     governance_commands,
 )
 

@@ -304,5 +304,6 @@ class RefMeta(Base):
 
 Index("ix_datasets_org_state", Dataset.owner_org, Dataset.state)
 
-# The governance tables share this Base; importing them here registers them in its metadata.
-from citydata.storage import models_access  # noqa: E402,F401
+# The governance and federation tables share this Base; importing them here registers them
+# in its metadata.
+from citydata.storage import models_access, models_federation  # noqa: E402,F401
