@@ -60,6 +60,13 @@ class UnsupportedMediaType(CitydataError):
     code = "unsupported_media_type"
 
 
+class Unavailable(CitydataError):
+    """Another node this request depends on cannot be reached now: try again later."""
+
+    status = 503
+    code = "unavailable"
+
+
 def field_error(field: str, message: str) -> ValidationError:
     """A validation error about one field, with the message also used as the summary."""
     return ValidationError(f"{field}: {message}", fields={field: [message]})

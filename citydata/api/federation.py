@@ -26,6 +26,43 @@ from citydata.storage.models_federation import FederationNode
 router = APIRouter(prefix="/api/v1", tags=["Federation"])
 
 
+def _body_doc(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """OpenAPI for a JSON-object body (parsed by :func:`_json`, validated by the domain)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "properties": properties, "required": required}}}}}
+
+
+SOURCE_BODY = _body_doc({
+    "name": {"type": "string", "pattern": "^[a-z0-9_-]{2,100}$"},
+    "kind": {"type": "string", "enum": ["ckan", "dcat"]},
+    "url": {"type": "string", "format": "uri"},
+    "organization": {"type": "string", "description": "Where harvested datasets go"},
+    "schedule": {"type": "string", "enum": list(harvest.SCHEDULES), "default": "manual"},
+    "title": {"type": "string", "maxLength": 300},
+    "api_key": {"type": "string", "maxLength": 500},
+    "include_private": {"type": "boolean", "default": False},
+}, ["name", "kind", "url", "organization"])
+INVITE_BODY = _body_doc({"node": {"type": "string"}, "organization": {"type": "string"}},
+                        ["node", "organization"])
+REGISTRATION_BODY = _body_doc({
+    "name": {"type": "string"}, "title": {"type": "string"},
+    "url": {"type": "string", "format": "uri"},
+    "public_key": {"type": "string", "description": "Base64 of the raw Ed25519 public key"},
+    "code": {"type": "string", "description": "The one-time registration code"},
+}, ["name", "url", "public_key", "code"])
+FORWARD_BODY = _body_doc({
+    "dataset": {"type": "string", "description": "A dataset harvested from another node"},
+    "purpose": {"type": "string"}, "purpose_detail": {"type": "string", "minLength": 20},
+    "lawful_basis": {"type": "string"}, "special_category_condition": {"type": "string"},
+    "dpia_reference": {"type": "string"}, "dpia_url": {"type": "string", "format": "uri"},
+    "duration_days": {"type": "integer", "minimum": 1},
+    "actions": {"type": "array", "items": {"type": "string"}},
+    "columns": {"type": "array", "items": {"type": "string"}},
+}, ["dataset", "purpose", "purpose_detail", "lawful_basis"])
+TOKEN_BODY = _body_doc({"assertion": {"type": "string", "description": "From the registry"}},
+                       ["assertion"])
+
+
 async def _json(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
@@ -61,7 +98,8 @@ async def list_sources(request: Request) -> dict[str, Any]:
     return await run_in_threadpool(run)
 
 
-@router.post("/harvest/sources", status_code=201, summary="Add a harvest source")
+@router.post("/harvest/sources", status_code=201, summary="Add a harvest source",
+             openapi_extra=SOURCE_BODY)
 async def add_source(request: Request) -> Response:
     """``name``, ``kind`` (ckan or dcat), ``url``, ``organization`` (where harvested datasets
     go; you must administer it), ``schedule`` (manual, hourly, daily, weekly), ``title``,
@@ -153,7 +191,8 @@ async def known_nodes(request: Request) -> dict[str, Any]:
     return await run_in_threadpool(run)
 
 
-@router.post("/federation/nodes", status_code=201, summary="Register a node (signed)")
+@router.post("/federation/nodes", status_code=201, summary="Register a node (signed)",
+             openapi_extra=REGISTRATION_BODY)
 async def register_node(request: Request) -> Response:
     """An owner node registers with a one-time code, signed with the key it registers."""
     platform = get_platform(request)
@@ -164,7 +203,8 @@ async def register_node(request: Request) -> Response:
     return JSONResponse(result, status_code=201)
 
 
-@router.post("/federation/invites", status_code=201, summary="Invite a node (sysadmin)")
+@router.post("/federation/invites", status_code=201, summary="Invite a node (sysadmin)",
+             openapi_extra=INVITE_BODY)
 async def invite_node(request: Request) -> Response:
     """``node`` (its name) and ``organization`` (where its datasets are catalogued here):
     answers with a one-time registration code, valid for 7 days."""
@@ -210,7 +250,8 @@ async def inbox_status(request: Request, reference: str) -> dict[str, Any]:
                                    reference)
 
 
-@router.post("/federation/token", summary="Exchange a registry assertion for a token")
+@router.post("/federation/token", summary="Exchange a registry assertion for a token",
+             openapi_extra=TOKEN_BODY)
 async def exchange_token(request: Request) -> dict[str, Any]:
     """``assertion``: what the registry gave you for an approved request. Answers with an API
     token bound to that agreement, to query this node's data under it."""
@@ -238,7 +279,8 @@ async def search(request: Request, q: str = Query("", description="Words to look
 
 
 @router.post("/federation/access-requests", status_code=201,
-             summary="Request access to a dataset held at another node")
+             summary="Request access to a dataset held at another node",
+             openapi_extra=FORWARD_BODY)
 async def forward_request(request: Request) -> Response:
     """``dataset`` and the purpose form of ``POST /api/v1/agreements``; forwarded, signed, to
     the node holding the data, whose owner decides it."""

@@ -38,6 +38,7 @@ from citydata.errors import (
     Forbidden,
     NotAuthenticated,
     NotFound,
+    Unavailable,
     ValidationError,
 )
 from citydata.federation import nodes
@@ -109,7 +110,8 @@ def _answer(fetched_body: bytes, url: str) -> dict[str, Any]:
 
 
 def _owner_error(exc: SourceError) -> CitydataError:
-    return CitydataError(f"The owner node could not be reached or refused: {exc.message}")
+    return Unavailable(f"The owner node cannot be reached now; try again later "
+                       f"({exc.message})")
 
 
 def forward(platform: Platform, ctx: Ctx, dataset: object, data: dict[str, Any]) -> dict:

@@ -16,6 +16,7 @@ for module in (routes_home, routes_publish, routes_user, routes_dataset):
 from citydata.web import (  # noqa: E402
     routes_data,
     routes_diff,
+    routes_federation,
     routes_governance,
     routes_map,
     routes_places,
@@ -24,5 +25,6 @@ from citydata.web import (  # noqa: E402
 router.include_router(routes_diff.router)
 router.include_router(routes_data.router)
 router.include_router(routes_governance.router)
+router.include_router(routes_federation.router)
 router.include_router(routes_places.router)
 router.include_router(routes_map.router)

@@ -181,6 +181,15 @@ def pending_requests(ctx: Ctx, dataset_id: str) -> list[dict[str, str]]:
     return [{"reference": a.reference, "status": a.status} for a in rows]
 
 
+def federation_context(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
+    """Where a harvested dataset comes from, and the node holding its data (if another)."""
+    from citydata.federation import importer, sharing
+
+    found = sharing.origin(ctx.session, dataset_id)
+    return {"provenance": importer.provenance(ctx.session, dataset_id),
+            "held_at": {"name": found[0].name, "url": found[0].url} if found else None}
+
+
 @router.get("/dataset/{name}", response_class=HTMLResponse)
 def dataset_page(request: Request, name: str) -> Response:
     """One dataset. Private datasets answer 404 to outsiders (the catalog raises NotFound).
@@ -218,4 +227,5 @@ def dataset_page(request: Request, name: str) -> Response:
             "pending": pending_requests(ctx, row.id),
             "reason_label": REASONS.get(ds["restriction_reason"], ""),
             "discovery_label": DISCOVERY.get(ds["access"]["discovery"], ""),
+            **federation_context(ctx, row.id),
         })

@@ -32,6 +32,7 @@ from citydata.api.deps import get_platform, request_ctx
 from citydata.catalog import datasets, organizations
 from citydata.catalog.context import Ctx
 from citydata.errors import CitydataError, Forbidden, NotAuthenticated, NotFound
+from citydata.federation import sharing
 from citydata.storage.models import Organization
 from citydata.web.forms import login_redirect, read_form, see_other, signed_in
 from citydata.web.render import actor_context, add_notice, render_page
@@ -116,10 +117,14 @@ async def request_access(request: Request, name: str) -> Response:
     def work() -> Response:
         with request_ctx(request) as ctx:
             ds = _governed(ctx, name)
+            held_elsewhere = sharing.origin(ctx.session, ds["id"]) is not None
         try:
             with request_ctx(request) as ctx:
-                ag = agreements.create(ctx, {**values, "datasets": [name],
-                                             "actions": values["actions"].split(",")})
+                data = {**values, "datasets": [name], "actions": values["actions"].split(",")}
+                if held_elsewhere:  # the owner node decides: forward it there
+                    forwarded = sharing.forward(get_platform(request), ctx, name, data)
+                    return see_other(f"/federation/requests/{forwarded['id']}")
+                ag = agreements.create(ctx, data)
                 return see_other(f"/agreements/{ag.reference}")
         except (Forbidden, NotAuthenticated, NotFound):
             raise

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,6 +52,7 @@ class Running:
         self.stack = stack
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
+        self.reports: list[dict] = []
 
     @property
     def registry(self) -> demo.NodeSpec:
@@ -74,14 +75,13 @@ class Running:
                               env=spec.env(0), capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def nodes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[Running]:
-    base = tmp_path_factory.mktemp(f"federation-{request.param}")
+@contextmanager
+def cluster_of_three(base: Path, backend: str) -> Iterator[Running]:
+    """Seed, serve, join and harvest the three nodes; stop and clean up afterwards."""
     schemas: list[str] = []
     urls: dict[str, str] = {}
     names = ["registry", *demo.OWNERS]
-    if request.param == "postgresql":
+    if backend == "postgresql":
         urls, schemas = _pg_schemas(names)
     cluster = demo.plan(base, 0, urls, ports={n: free_port() for n in names})
     try:
@@ -90,8 +90,16 @@ def nodes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             running = Running(cluster, stack, base / "logs")
             for spec in cluster.nodes:
                 running.start(spec)
-            running.reports = demo.join_and_harvest(cluster, codes)  # type: ignore[attr-defined]
+            running.reports = demo.join_and_harvest(cluster, codes)
             yield running
     finally:
         if schemas:
             _drop(schemas)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def nodes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[Running]:
+    with cluster_of_three(tmp_path_factory.mktemp(f"federation-{request.param}"),
+                          request.param) as running:
+        yield running
