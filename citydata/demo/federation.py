@@ -18,6 +18,7 @@ import csv
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -262,18 +263,21 @@ def join_and_harvest(cluster: Cluster, codes: dict[str, str]) -> list[dict]:
 
 def main(directory: Path, base_port: int) -> None:
     """Build (first time) and serve the three nodes until interrupted."""
-    fresh = not (directory / "registry" / "citydata.db").exists()
+    tokens_file = directory / "tokens.json"
+    fresh = not tokens_file.exists()  # written last: a half-built demo is built again
     cluster = plan(directory, base_port)
-    codes = seed(cluster) if fresh else {}
     if fresh:
-        (directory / "tokens.json").write_text(json.dumps(
-            {s.name: s.tokens for s in cluster.nodes}, indent=2))
+        for spec in cluster.nodes:
+            shutil.rmtree(spec.home, ignore_errors=True)
+    codes = seed(cluster) if fresh else {}
     with ExitStack() as stack:
         for spec in cluster.nodes:
             stack.enter_context(serve(spec, jobs_interval=5, log_dir=directory))
         if fresh:
             for report in join_and_harvest(cluster, codes):
                 print(f"harvested {report['source']}: {report['added']} datasets added")
+            tokens_file.write_text(json.dumps({s.name: s.tokens for s in cluster.nodes},
+                                              indent=2))
         tokens = json.loads((directory / "tokens.json").read_text())
         print(f"\nregistry  {cluster.registry.url}/")
         for spec in cluster.owners.values():
