@@ -42,7 +42,7 @@ from citydata.errors import (
     ValidationError,
 )
 from citydata.federation import nodes
-from citydata.federation.fetch import Limits
+from citydata.federation.fetch import HTTPStatusError, Limits
 from citydata.federation.records import SourceError
 from citydata.platform import Platform
 from citydata.storage.models import User, utcnow
@@ -114,6 +114,21 @@ def _owner_error(exc: SourceError) -> CitydataError:
                        f"({exc.message})")
 
 
+def _refused_by_owner(node: FederationNode, exc: HTTPStatusError) -> CitydataError:
+    """The owner node's own explanation (its native error body), passed on to the person."""
+    try:
+        error = json.loads(exc.fetched.body)["error"]
+        message, fields = str(error["message"])[:2000], error.get("fields") or {}
+        if not isinstance(fields, dict):
+            fields = {}
+    except (ValueError, KeyError, TypeError):
+        message, fields = exc.message, {}
+    clean = {str(k)[:100]: [str(m)[:500] for m in v] for k, v in fields.items()
+             if isinstance(v, list)}
+    cls = Conflict if exc.status == 409 else ValidationError
+    return cls(f"{node.name} refused the request: {message}", fields=clean)
+
+
 def forward(platform: Platform, ctx: Ctx, dataset: object, data: dict[str, Any]) -> dict:
     """Forward a signed-in person's access request for a harvested dataset to its owner."""
     actor = ctx.actor
@@ -140,9 +155,11 @@ def forward(platform: Platform, ctx: Ctx, dataset: object, data: dict[str, Any])
     try:
         with nodes.fetcher_for(platform.settings, node, LIMITS) as fetcher:
             answer = _answer(fetcher.post_json(url, payload).body, url)
+    except HTTPStatusError as exc:
+        if 400 <= exc.status < 500:
+            raise _refused_by_owner(node, exc) from None
+        raise _owner_error(exc) from None
     except SourceError as exc:
-        if exc.message.startswith("HTTP 4"):
-            raise ValidationError(f"The owner node refused the request: {exc.message}") from None
         raise _owner_error(exc) from None
     fr = FederatedRequest(
         user_id=user.id, node_id=node.id, dataset_id=ds.id, remote_dataset=record.remote_id,

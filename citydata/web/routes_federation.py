@@ -135,6 +135,22 @@ async def run_source(request: Request, name: str) -> Response:
     return await run_in_threadpool(work)
 
 
+@router.post("/harvest/{name}/remove", response_class=HTMLResponse)
+async def remove_source(request: Request, name: str) -> Response:
+    """Remove a source; its datasets are withdrawn unless "keep" is ticked."""
+    form = await read_form(request)
+    if not signed_in(request):
+        return login_redirect(request)
+
+    def work() -> Response:
+        with request_ctx(request) as ctx:
+            gone = harvest.remove_source(ctx, name, withdraw_datasets=form.get("keep") != "on")
+        add_notice(request, f"Removed the harvest source {name}; {gone} datasets withdrawn.")
+        return see_other("/harvest")
+
+    return await run_in_threadpool(work)
+
+
 # -- nodes and federated search ------------------------------------------------------------------
 @router.get("/federation", response_class=HTMLResponse)
 async def federation_page(request: Request, q: str = "") -> Response:

@@ -110,3 +110,11 @@ def test_harvest_pages(page, three):
     page.goto(reg + "/harvest/node-camden")
     page.click("text=Harvest now")
     assert "Harvest finished" in page.inner_text(".notice")
+    # and removes a source, keeping what it harvested
+    page.goto(reg + "/harvest/node-hackney")
+    page.check("#keep")
+    page.click("text=Remove the source")
+    assert "0 datasets withdrawn" in page.inner_text(".notice")
+    assert page.locator("table.table tbody tr").count() == 1
+    kept = httpx.get(f"{reg}/api/3/action/package_show", params={"id": "hackney-street-trees"})
+    assert kept.status_code == 200

@@ -370,3 +370,22 @@ def test_a_node_dying_mid_answer_and_a_slow_node(nodes):
         finally:
             _forget_member(nodes, "dying")
             _forget_member(nodes, "sluggish")
+
+
+def test_the_owners_objections_reach_the_requester(nodes):
+    analyst = auth(nodes.registry.tokens["analyst"])
+    mine = f"{nodes.registry.url}/api/v1/federation/access-requests"
+    before = httpx.get(mine, headers=analyst).json()["count"]
+    r = httpx.post(mine, headers=analyst, timeout=30, json={
+        **CARE_REQUEST, "dataset": "hackney-care-packages", "purpose_detail": "too short",
+        "dpia_reference": ""})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["message"].startswith("hackney refused the request")
+    assert {"purpose_detail", "dpia_reference"} <= set(error["fields"])
+    # an open dataset needs no agreement: the owner says so
+    r = httpx.post(mine, headers=analyst, timeout=30,
+                   json={**CARE_REQUEST, "dataset": "hackney-street-trees"})
+    assert r.status_code == 400 and "needs no agreement" in r.json()["error"]["message"]
+    # refused requests leave nothing behind at the registry
+    assert httpx.get(mine, headers=analyst).json()["count"] == before
