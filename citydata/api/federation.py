@@ -198,7 +198,7 @@ async def register_node(request: Request) -> Response:
     platform = get_platform(request)
     body = await request.body()
     result = await run_in_threadpool(
-        nodes.accept_registration, platform.db, platform.settings, path=request.url.path,
+        nodes.accept_registration, platform.db, platform.settings, path=_raw_path(request),
         query=request.url.query, headers=dict(request.headers), body=body)
     return JSONResponse(result, status_code=201)
 
@@ -220,12 +220,18 @@ async def invite_node(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(run), status_code=201)
 
 
+def _raw_path(request: Request) -> str:
+    """The path as sent (still percent-encoded), which is what RFC 9421's @path covers."""
+    raw = request.scope.get("raw_path")
+    return raw.decode("latin-1") if isinstance(raw, bytes) and raw else request.url.path
+
+
 async def _signed(request: Request, role: str | None = None) -> tuple[FederationNode, bytes]:
     platform = get_platform(request)
     body = await request.body()
     node = await run_in_threadpool(
         nodes.verify_request, platform.db, platform.settings, method=request.method,
-        path=request.url.path, query=request.url.query, headers=dict(request.headers),
+        path=_raw_path(request), query=request.url.query, headers=dict(request.headers),
         body=body, role=role)
     return node, body
 

@@ -159,7 +159,7 @@ def verify(
         raise _refuse(f"node {sender!r} is not registered here")
     if params.get("keyid") != key.key_id:
         raise _refuse(f"key {params.get('keyid')!r} is not the key registered for {sender!r}")
-    base = signature_base(method, path, query, h, match["params"] and raw_input[len(LABEL) + 1:])
+    base = signature_base(method, path, query, h, raw_input[len(LABEL) + 1:])
     if not key.verify(base, sig.group(1)):
         raise _refuse(f"the signature does not verify with {sender!r}'s key")
     if not remember_nonce(sender, nonce):
