@@ -6,7 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, selectinload
 
 from citydata.access import audit
@@ -18,7 +19,7 @@ from citydata.access.policy import (
     visible_datasets_clause,
 )
 from citydata.access.vocabulary import DISCOVERY, REASONS
-from citydata.catalog import search
+from citydata.catalog import quality, search
 from citydata.catalog.context import Ctx
 from citydata.catalog.licenses import DEFAULT_LICENSE, get_license
 from citydata.catalog.names import (
@@ -407,19 +408,40 @@ def create_dataset(ctx: Ctx, data: dict) -> dict:
     return dataset_dict(ctx, ds)
 
 
+def column_values(obj: Any, **extra: Any) -> dict[str, Any]:
+    """The column values set on a new ORM object (unset ones get their defaults on insert)."""
+    state = sa_inspect(obj)
+    values = {a.key: state.dict[a.key] for a in state.mapper.column_attrs
+              if a.key in state.dict}
+    values.update(extra)
+    return values
+
+
 def create_datasets(ctx: Ctx, prepared: list[Dataset]) -> None:
-    """Add many prepared datasets in one flush and index them together (bulk imports).
-    All or nothing: a clash of names fails the lot before anything is written."""
+    """Write many prepared datasets (with their tags, themes, boroughs and linked resources)
+    in a few multi-row INSERTs and index them together: bulk imports, where the unit of work's
+    bookkeeping per object would cost more than the writing. All or nothing: a clash of names
+    fails the lot before anything is written. The objects stay outside the session."""
     names = [ds.name for ds in prepared]
     if len(set(names)) != len(names):
         raise _name_taken(ctx, next(n for n in names if names.count(n) > 1))
     taken = ctx.session.scalar(select(Dataset.name).where(Dataset.name.in_(names)).limit(1))
     if taken:
         raise _name_taken(ctx, taken)
-    ctx.session.add_all(prepared)
-    ctx.session.flush()
-    search.index_datasets(ctx.session, prepared)
-    ctx.session.flush()
+    if not prepared:
+        return
+    for ds in prepared:  # assessed before the INSERT, so no UPDATE follows it
+        quality.update_quality(ds)
+    session = ctx.session
+    session.flush()
+    session.execute(insert(Dataset), [column_values(ds) for ds in prepared])
+    for model, relation in ((DatasetTag, "tags"), (DatasetTheme, "themes"),
+                            (DatasetBorough, "boroughs"), (Resource, "resources")):
+        rows = [column_values(child, dataset_id=ds.id)
+                for ds in prepared for child in getattr(ds, relation)]
+        if rows:
+            session.execute(insert(model), rows)
+    search.index_datasets(session, prepared, new=True)
 
 
 def update_dataset(ctx: Ctx, name_or_id: object, data: dict, *, partial: bool = False) -> dict:

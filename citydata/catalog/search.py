@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     delete,
+    insert,
     select,
     text,
     update,
@@ -99,20 +100,21 @@ def _take_changes(session: Session, dataset_ids: list[str]) -> list[int]:
         session.add(SearchState(id=1, seq=n))
         last = n
     seqs = list(range(int(last) - n + 1, int(last) + 1))
-    session.add_all(SearchChange(seq=q, dataset_id=d) for q, d in zip(seqs, dataset_ids,
-                                                                        strict=True))
-    session.flush()
+    session.execute(insert(SearchChange), [
+        {"seq": q, "dataset_id": d} for q, d in zip(seqs, dataset_ids, strict=True)])
     return seqs
 
 
-def index_datasets(session: Session, datasets: list[Dataset]) -> None:
-    """:func:`index_dataset` for many datasets in a few statements (bulk imports)."""
+def index_datasets(session: Session, datasets: list[Dataset], *, new: bool = False) -> None:
+    """:func:`index_dataset` for many datasets in a few statements (bulk imports). ``new``:
+    just created, with their quality already assessed (no old documents to drop)."""
     if not datasets:
         return
-    for ds in datasets:
-        quality.update_quality(ds)
     ids = [ds.id for ds in datasets]
-    _drop_documents(session, ids)
+    if not new:
+        for ds in datasets:
+            quality.update_quality(ds)
+        _drop_documents(session, ids)
     seqs = _take_changes(session, ids)
     docs = [
         {
@@ -131,8 +133,7 @@ def index_datasets(session: Session, datasets: list[Dataset]) -> None:
     ]
     if not docs:
         return
-    session.add_all(DatasetSearch(**doc) for doc in docs)
-    session.flush()
+    session.execute(insert(DatasetSearch), docs)
     if session.get_bind().dialect.name == "sqlite":
         session.execute(
             text(

@@ -279,6 +279,10 @@ class _Run:
         self.out = importer.Outcome()
         self.withdrawn = 0
         self.errors_kept = 0
+        #: What this source's records were when the run began: remote id -> (state,
+        #: dataset active, content hash), and their row ids.
+        self.known: dict[str, tuple[str, bool, str]] = {}
+        self.row_ids: dict[str, str] = {}
 
     def stage(self, stage: str) -> None:
         with self.platform.db.session() as session:
@@ -367,24 +371,26 @@ def _import_page(run: _Run, page: list[HarvestRecord | RecordError], seen: set[s
         records = [r for r in page if isinstance(r, HarvestRecord)]
         errors = [r for r in page if isinstance(r, RecordError)]
         seen.update(e.remote_id for e in errors)  # reported once, not fetched again
-        ids = [r.remote_id for r in records]
-        existing: dict[str, tuple[HarvestRecordRow, bool]] = {}
-        if ids:
-            for known_row, state in session.execute(
-                select(HarvestRecordRow, Dataset.state)
-                .outerjoin(Dataset, Dataset.id == HarvestRecordRow.dataset_id)
-                .where(HarvestRecordRow.source_id == source.id,
-                       HarvestRecordRow.remote_id.in_(ids))
-            ):
-                existing[known_row.remote_id] = (known_row, state == "active")
         before = len(run.out.errors)
         unique: list[HarvestRecord] = []
         for rec in records:
             if rec.remote_id in seen:
                 continue  # a source that lists a record twice
             seen.add(rec.remote_id)
-            unique.append(rec)
             newest = max(newest, rec.modified)
+            if run.known.get(rec.remote_id) == ("active", True, rec.content_hash):
+                run.out.unchanged += 1  # decided from the run's map: no query per record
+            else:
+                unique.append(rec)
+        known_ids = [run.row_ids[r.remote_id] for r in unique if r.remote_id in run.row_ids]
+        existing: dict[str, tuple[HarvestRecordRow, bool]] = {}
+        if known_ids:
+            for known_row, state in session.execute(
+                select(HarvestRecordRow, Dataset.state)
+                .outerjoin(Dataset, Dataset.id == HarvestRecordRow.dataset_id)
+                .where(HarvestRecordRow.id.in_(known_ids))
+            ):
+                existing[known_row.remote_id] = (known_row, state == "active")
         importer.import_page(ctx, source, org.name, unique, run.out, existing,
                              allow_private=bool(config.get("include_private")))
         run.keep_errors(session, "fetch", errors)
@@ -408,9 +414,14 @@ def run_harvest(platform: Platform, name: str, *, full: bool = False) -> dict[st
             node = session.get(FederationNode, source.node_id) if source.node_id else None
             since = None if full or source.last_success_at is None else (source.high_water
                                                                          or None)
-            known = dict(session.execute(
-                select(HarvestRecordRow.remote_id, HarvestRecordRow.state)
-                .where(HarvestRecordRow.source_id == source_id)).all())
+            for rid, row_id, state, digest, ds_state in session.execute(
+                select(HarvestRecordRow.remote_id, HarvestRecordRow.id, HarvestRecordRow.state,
+                       HarvestRecordRow.content_hash, Dataset.state)
+                .outerjoin(Dataset, Dataset.id == HarvestRecordRow.dataset_id)
+                .where(HarvestRecordRow.source_id == source_id)):
+                run.known[rid] = (state, ds_state == "active", digest)
+                run.row_ids[rid] = row_id
+            known = {rid: state for rid, (state, _, _) in run.known.items()}
             session.expunge_all()
         adapter = adapter_for(platform, source, node)
         listing = dict(adapter.listing())
@@ -436,7 +447,6 @@ def run_harvest(platform: Platform, name: str, *, full: bool = False) -> dict[st
             assert source is not None
             ctx = Ctx(session, Actor.system(), platform.settings, platform.files)
             run.withdrawn = importer.withdraw(ctx, source, vanished)
-            importer.touch_all(session, source)
             if newest > (source.high_water or ""):
                 source.high_water = newest
             source.last_success_at = utcnow()

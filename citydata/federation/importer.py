@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from citydata.catalog import datasets as catalog
 from citydata.catalog.context import Ctx
 from citydata.errors import CitydataError
 from citydata.federation.records import HarvestRecord, RecordError
-from citydata.storage.models import Dataset, utcnow
+from citydata.storage.models import Dataset, new_id, utcnow
 from citydata.storage.models_federation import HarvestRecordRow, HarvestSource
 
 PROVENANCE_KEYS = ("harvest_source", "harvest_url", "harvest_identifier")
@@ -103,7 +103,7 @@ def import_record(
     digest = rec.content_hash
     if (existing is not None and existing.state == "active" and dataset_active
             and existing.content_hash == digest):
-        out.unchanged += 1  # last_harvested is set for all of them at the end (touch_all)
+        out.unchanged += 1
         return
     savepoint = session.begin_nested()
     try:
@@ -218,17 +218,19 @@ def _bulk_create(ctx: Ctx, source: HarvestSource, org_name: str,
             prepared.append((rec, row, ds))
         catalog.create_datasets(ctx, [ds for _, _, ds in prepared])
         now = utcnow()
+        new_rows = []
         for rec, row, ds in prepared:
-            row = row or HarvestRecordRow(source_id=source.id, remote_id=rec.remote_id,
-                                          first_harvested=now)
-            row.dataset_id = ds.id
-            row.identifier = rec.identifier
-            row.remote_modified = rec.modified
-            row.content_hash = rec.content_hash
-            row.source_url = rec.source_url
-            row.state = "active"
-            row.last_harvested = now
-            session.add(row)
+            values = {"dataset_id": ds.id, "identifier": rec.identifier,
+                      "remote_modified": rec.modified, "content_hash": rec.content_hash,
+                      "source_url": rec.source_url, "state": "active", "last_harvested": now}
+            if row is None:
+                new_rows.append({"id": new_id(), "source_id": source.id,
+                                 "remote_id": rec.remote_id, "first_harvested": now, **values})
+            else:  # known here before, its dataset since withdrawn: it is back
+                for key, value in values.items():
+                    setattr(row, key, value)
+        if new_rows:
+            session.execute(insert(HarvestRecordRow), new_rows)
         session.flush()
         savepoint.commit()
     except (CitydataError, IntegrityError):
@@ -264,12 +266,6 @@ def withdraw(ctx: Ctx, source: HarvestSource, remote_ids: list[str]) -> int:
     return gone
 
 
-def touch_all(session: Session, source: HarvestSource) -> None:
-    session.execute(update(HarvestRecordRow).where(
-        HarvestRecordRow.source_id == source.id, HarvestRecordRow.state == "active"
-    ).values(last_harvested=utcnow()))
-
-
 def provenance(session: Session, dataset_id: str) -> list[dict[str, Any]]:
     """Where a harvested dataset comes from: one entry per source feeding it."""
     rows = session.execute(
@@ -282,6 +278,10 @@ def provenance(session: Session, dataset_id: str) -> list[dict[str, Any]]:
 
     out = []
     for row, source in rows:
+        # every successful run confirms each active record (it was in the listing): its
+        # last harvest is the source's, without rewriting every row on every run
+        last = (source.last_success_at if row.state == "active" and source.last_success_at
+                and source.last_success_at > row.last_harvested else row.last_harvested)
         out.append({
             "source": source.name,
             "source_title": source.title,
@@ -291,8 +291,8 @@ def provenance(session: Session, dataset_id: str) -> list[dict[str, Any]]:
             "remote_id": row.remote_id,
             "state": row.state,
             "first_harvested": row.first_harvested.isoformat(),
-            "last_harvested": row.last_harvested.isoformat(),
+            "last_harvested": last.isoformat(),
             "remote_modified": row.remote_modified or None,
-            **staleness(source, row.last_harvested),
+            **staleness(source, last),
         })
     return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import weakref
 from typing import Any
 from urllib.parse import urlencode
 
@@ -66,14 +67,14 @@ def _local(ctx: Ctx, q: str, rows: int) -> list[dict[str, Any]]:
 
 
 async def _ask(client: httpx.AsyncClient, platform: Platform, node: FederationNode, q: str,
-               rows: int) -> list[dict[str, Any]]:
+               rows: int, timeout: httpx.Timeout) -> list[dict[str, Any]]:
     me = nodes.identity(platform.settings)
     query = urlencode({"q": q, "rows": rows})
     url = f"{node.url}/api/3/action/package_search?{query}"
     headers = signing.sign_headers(me.key, sender=me.name, target=node.name, method="GET",
                                    url=url)
     body = bytearray()
-    async with client.stream("GET", url, headers=headers) as response:
+    async with client.stream("GET", url, headers=headers, timeout=timeout) as response:
         if response.status_code >= 400:
             raise RuntimeError(f"HTTP {response.status_code}")
         async for chunk in response.aiter_bytes():
@@ -95,10 +96,26 @@ async def _ask(client: httpx.AsyncClient, platform: Platform, node: FederationNo
     return out
 
 
+_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary())
+
+
+def _client() -> httpx.AsyncClient:
+    """The pooled client of the running event loop, so connections to the nodes are kept
+    between searches (a client belongs to one loop; it goes when its loop goes)."""
+    loop = asyncio.get_running_loop()
+    client = _CLIENTS.get(loop)
+    if client is None or client.is_closed:
+        client = httpx.AsyncClient(follow_redirects=False, trust_env=False,
+                                   limits=httpx.Limits(max_keepalive_connections=50))
+        _CLIENTS[loop] = client
+    return client
+
+
 async def _timed(client: httpx.AsyncClient, platform: Platform, node: FederationNode, q: str,
-                 rows: int) -> tuple[list[dict[str, Any]], int]:
+                 rows: int, timeout: httpx.Timeout) -> tuple[list[dict[str, Any]], int]:
     t0 = time.monotonic()
-    hits = await _ask(client, platform, node, q, rows)
+    hits = await _ask(client, platform, node, q, rows, timeout)
     return hits, int((time.monotonic() - t0) * 1000)
 
 
@@ -149,31 +166,30 @@ async def federated_search(platform: Platform, ctx_factory: Any, q: str, *, rows
         nodes.identity(platform.settings)  # a clear error when this node cannot sign
         remaining = max(0.05, budget - (time.monotonic() - started))
         timeout = httpx.Timeout(remaining, connect=min(remaining, 5.0))
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False,
-                                     trust_env=False) as client:
-            tasks = {asyncio.create_task(_timed(client, platform, n, q, rows)): n
-                     for n in members}
-            asked = time.monotonic()
-            done, pending = await asyncio.wait(tasks, timeout=remaining)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
-            took = int((time.monotonic() - asked) * 1000)
-            for task, node in tasks.items():
-                entry: dict[str, Any] = {"name": node.name, "url": node.url}
-                if task in pending:
-                    entry.update(status="timeout", ms=int(remaining * 1000), count=0,
-                                 error=f"no answer within {int(remaining * 1000)} ms")
-                elif task.exception() is not None:
-                    exc = task.exception()
-                    reason = str(exc) if isinstance(exc, RuntimeError) else type(exc).__name__
-                    entry.update(status="error", ms=took, count=0, error=reason)
-                else:
-                    hits, ms = task.result()
-                    lists.append(hits)
-                    entry.update(status="ok", ms=ms, count=len(hits), error=None)
-                statuses.append(entry)
+        client = _client()
+        tasks = {asyncio.create_task(_timed(client, platform, n, q, rows, timeout)): n
+                 for n in members}
+        asked = time.monotonic()
+        done, pending = await asyncio.wait(tasks, timeout=remaining)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        took = int((time.monotonic() - asked) * 1000)
+        for task, node in tasks.items():
+            entry: dict[str, Any] = {"name": node.name, "url": node.url}
+            if task in pending:
+                entry.update(status="timeout", ms=int(remaining * 1000), count=0,
+                             error=f"no answer within {int(remaining * 1000)} ms")
+            elif task.exception() is not None:
+                exc = task.exception()
+                reason = str(exc) if isinstance(exc, RuntimeError) else type(exc).__name__
+                entry.update(status="error", ms=took, count=0, error=reason)
+            else:
+                hits, ms = task.result()
+                lists.append(hits)
+                entry.update(status="ok", ms=ms, count=len(hits), error=None)
+            statuses.append(entry)
     merged = _merge(lists)[:rows]
     return {
         "q": q,

@@ -47,6 +47,23 @@ def test_first_harvest_then_incremental_then_withdrawal(platform, make_ctx, org)
         assert first["status"] == "finished", first
         assert (first["added"], first["errors"], first["incremental"]) == (30, 0, False)
         assert len(active(platform)) == 30
+        # written in bulk, but complete: tags, resources, quality, and found by search
+        with make_ctx(Actor.anonymous()) as ctx:
+            from citydata.catalog import search
+            from citydata.catalog.datasets import dataset_dicts, show_dataset
+
+            shown = show_dataset(ctx, packages[5]["name"])
+            assert sorted(t["name"] for t in shown["tags"]) == sorted(
+                t["name"] for t in packages[5]["tags"])
+            assert [r["url"] for r in shown["resources"]] == [
+                r["url"] for r in packages[5]["resources"]]
+            assert shown["quality_score"] is not None
+            found = search.search_datasets(ctx.session, ctx.actor, q=packages[5]["title"],
+                                           rows=5)
+            assert packages[5]["name"] in [d["name"] for d in dataset_dicts(ctx, found["ids"])]
+            tagged = search.search_datasets(ctx.session, ctx.actor,
+                                            fq=f'tags:"{packages[5]["tags"][0]["name"]}"')
+            assert tagged["count"] >= 1
 
         # edit two at the portal, remove one
         later = datetime(2025, 6, 1, 12, 0)
