@@ -143,7 +143,7 @@ def check_node_name(value: object) -> str:
     if not isinstance(value, str) or not NAME_RE.match(value) or "_" in value:
         raise ValidationError(
             "A node name is 2 to 63 lowercase letters, digits and hyphens",
-            fields={"name": ["Invalid node name"]},
+            fields={"name": ["2 to 63 lowercase letters, digits and hyphens"]},
         )
     return value
 

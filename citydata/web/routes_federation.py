@@ -162,12 +162,49 @@ async def federation_page(request: Request, q: str = "") -> Response:
 
     def page() -> Response:
         with request_ctx(request) as ctx:
-            return render_page(request, "federation.html", {
-                **actor_context(ctx), "me": nodes.node_info(platform.settings),
-                "nodes": [nodes.node_dict(n) for n in nodes.list_nodes(ctx.session)],
-                "q": q, "result": result, "nav_current": "/federation"})
+            return _federation_page(request, ctx, q, result, {}, {}, None)
 
     return await run_in_threadpool(page)
+
+
+def _federation_page(request: Request, ctx: Ctx, q: str, result: dict[str, Any] | None,
+                     values: dict[str, str], errors: dict[str, str], code: str | None
+                     ) -> HTMLResponse:
+    platform = get_platform(request)
+    orgs = ctx.session.query(Organization).filter(Organization.state == "active").order_by(
+        Organization.title).all() if ctx.actor.sysadmin else []
+    return render_page(request, "federation.html", {
+        **actor_context(ctx), "me": nodes.node_info(platform.settings),
+        "nodes": [nodes.node_dict(n) for n in nodes.list_nodes(ctx.session)],
+        "q": q, "result": result, "nav_current": "/federation",
+        "organizations": [(o.name, o.title) for o in orgs], "values": values,
+        "errors": errors, "code": code, "order": ["node", "organization"],
+    }, status_code=400 if errors else 200)
+
+
+@router.post("/federation/invites", response_class=HTMLResponse)
+async def invite_node(request: Request) -> Response:
+    """(Sysadmins) A one-time code for an owner node to join this registry with."""
+    form = await read_form(request)
+    if not signed_in(request):
+        return login_redirect(request)
+    values = {k: form.get(k, "").strip() for k in ("node", "organization")}
+
+    def work() -> Response:
+        try:
+            with request_ctx(request) as ctx:
+                code = nodes.invite(ctx, values["node"], values["organization"])
+        except (Forbidden, NotAuthenticated):
+            raise
+        except CitydataError as exc:
+            errors = {"node" if f == "name" else f: " ".join(m) for f, m in exc.fields.items()}
+            with request_ctx(request) as ctx:
+                return _federation_page(request, ctx, "", None, values,
+                                        errors or {"form": exc.message}, None)
+        with request_ctx(request) as ctx:
+            return _federation_page(request, ctx, "", None, {}, {}, code)
+
+    return await run_in_threadpool(work)
 
 
 # -- requests forwarded to owner nodes -----------------------------------------------------------

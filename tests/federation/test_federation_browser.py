@@ -118,3 +118,14 @@ def test_harvest_pages(page, three):
     assert page.locator("table.table tbody tr").count() == 1
     kept = httpx.get(f"{reg}/api/3/action/package_show", params={"id": "hackney-street-trees"})
     assert kept.status_code == 200
+    # and invites another owner node
+    page.goto(reg + "/federation")
+    page.fill("#node", "Not a name")
+    page.click("text=Make a registration code")
+    assert "lowercase" in page.inner_text(".error-summary").lower()
+    page.fill("#node", "lambeth")
+    page.select_option("#organization", "gla")
+    page.click("text=Make a registration code")
+    code = page.inner_text("#invite ~ .inset pre.code-block")
+    assert code.startswith("cdi_")
+    assert f"citydata federation join {reg} --code {code}" in page.inner_text(".inset")
