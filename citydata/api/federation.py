@@ -141,6 +141,24 @@ async def remove_source(request: Request, name: str,
     return await run_in_threadpool(run)
 
 
+@router.patch("/harvest/sources/{name}", summary="Change a harvest source",
+              openapi_extra=_body_doc({k: v for k, v in SOURCE_BODY["requestBody"]["content"][
+                  "application/json"]["schema"]["properties"].items()
+                  if k in harvest.EDITABLE}, []))
+async def update_source(request: Request, name: str) -> dict[str, Any]:
+    """``title``, ``url`` (a new URL makes the next run a full one), ``schedule``, ``api_key``,
+    ``include_private``."""
+    data = await _json(request)
+
+    def run() -> dict[str, Any]:
+        with request_ctx(request) as ctx:
+            _require_signed_in(ctx)
+            return harvest.source_dict(harvest.update_source(ctx, name, data),
+                                       with_config=True)
+
+    return await run_in_threadpool(run)
+
+
 @router.post("/harvest/sources/{name}/run", summary="Harvest now")
 async def run_source(request: Request, name: str,
                      full: bool = Query(False, description="Ignore the high-water mark")
@@ -224,6 +242,26 @@ def _raw_path(request: Request) -> str:
     """The path as sent (still percent-encoded), which is what RFC 9421's @path covers."""
     raw = request.scope.get("raw_path")
     return raw.decode("latin-1") if isinstance(raw, bytes) and raw else request.url.path
+
+
+@router.post("/federation/nodes/{name}/suspend", summary="Suspend a node (sysadmin)")
+async def suspend_node(request: Request, name: str) -> dict[str, Any]:
+    """Its signed requests are refused and it is neither harvested nor searched."""
+    return await _set_status(request, name, "suspended")
+
+
+@router.post("/federation/nodes/{name}/resume", summary="Make a suspended node active")
+async def resume_node(request: Request, name: str) -> dict[str, Any]:
+    return await _set_status(request, name, "active")
+
+
+async def _set_status(request: Request, name: str, status: str) -> dict[str, Any]:
+    def run() -> dict[str, Any]:
+        with request_ctx(request) as ctx:
+            _require_signed_in(ctx)
+            return nodes.node_dict(nodes.set_status(ctx, name, status))
+
+    return await run_in_threadpool(run)
 
 
 async def _signed(request: Request, role: str | None = None) -> tuple[FederationNode, bytes]:

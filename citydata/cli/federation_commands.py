@@ -107,6 +107,29 @@ def harvest_report(ctx: click.Context, name: str, job_id: str | None, as_json: b
         _print_report(report)
 
 
+@harvest.command("set")
+@click.argument("name")
+@click.option("--title", default=None)
+@click.option("--url", default=None, help="A new address (the next run is then a full one).")
+@click.option("--schedule", type=click.Choice(["manual", "hourly", "daily", "weekly"]),
+              default=None)
+@click.option("--api-key", default=None)
+@click.option("--include-private/--no-include-private", default=None)
+@click.pass_context
+def harvest_set(ctx: click.Context, name: str, title: str | None, url: str | None,
+                schedule: str | None, api_key: str | None,
+                include_private: bool | None) -> None:
+    """Change a source's title, address, schedule or credentials."""
+    from citydata.federation.harvest import update_source
+
+    changes = {k: v for k, v in (("title", title), ("url", url), ("schedule", schedule),
+                                 ("api_key", api_key), ("include_private", include_private))
+               if v is not None}
+    with _as(ctx, None) as c:
+        source = update_source(c, name, changes)
+        click.echo(f"{source.name}: {source.kind} {source.url}, {source.schedule}")
+
+
 @harvest.command("remove")
 @click.argument("name")
 @click.option("--keep-datasets", is_flag=True, help="Keep what it harvested.")
@@ -165,6 +188,30 @@ def federation_join(ctx: click.Context, registry_url: str, code: str) -> None:
     reg = result["registry"]
     click.echo(f"Joined registry {reg['name']} at {reg['url']} (its key id {reg['key_id']}).")
     click.echo("The registry will harvest this node's catalog; data stays here.")
+
+
+@federation.command("suspend")
+@click.argument("node")
+@click.pass_context
+def federation_suspend(ctx: click.Context, node: str) -> None:
+    """Refuse NODE's signed requests, stop harvesting and searching it (e.g. a lost key)."""
+    from citydata.federation.nodes import set_status
+
+    with _as(ctx, None) as c:
+        set_status(c, node, "suspended")
+    click.echo(f"{node} is suspended")
+
+
+@federation.command("resume")
+@click.argument("node")
+@click.pass_context
+def federation_resume(ctx: click.Context, node: str) -> None:
+    """Make a suspended NODE active again."""
+    from citydata.federation.nodes import set_status
+
+    with _as(ctx, None) as c:
+        set_status(c, node, "active")
+    click.echo(f"{node} is active")
 
 
 @federation.command("nodes")

@@ -166,6 +166,55 @@ def add_source(ctx: Ctx, data: dict[str, Any]) -> HarvestSource:
     return source
 
 
+EDITABLE = ("title", "url", "schedule", "api_key", "include_private")
+
+
+def update_source(ctx: Ctx, name: str, data: dict[str, Any]) -> HarvestSource:
+    """Change a source's title, URL, schedule or credentials (its administrators). A new
+    URL starts afresh: the next run is a full one."""
+    if not isinstance(data, dict):
+        raise ValidationError("Expected a JSON object")
+    source = get_source(ctx.session, name)
+    require_org_admin(ctx.actor, source.organization_id)
+    unknown = sorted(set(data) - set(EDITABLE))
+    errors = Errors()
+    if unknown:
+        errors.add("form", f"Cannot change {', '.join(unknown)}; only {', '.join(EDITABLE)}")
+    config = json.loads(source.config or "{}")
+    if "title" in data:
+        source.title = check_text(errors, "title", data["title"] or source.name, 300)
+    if "url" in data:
+        if source.kind == "node":
+            errors.add("url", "A node's address comes from its registration")
+        url = _check_url(errors, data["url"])
+        if url != source.url:
+            source.url, source.high_water, source.last_success_at = url, "", None
+    if "schedule" in data:
+        if data["schedule"] not in SCHEDULES:
+            errors.add("schedule", f"Must be one of: {', '.join(SCHEDULES)}")
+        else:
+            source.schedule = data["schedule"]
+            interval = SCHEDULES[source.schedule]
+            source.next_run_at = (utcnow() if interval and source.last_success_at is None
+                                  else source.last_success_at + interval
+                                  if interval and source.last_success_at else None)
+    if "api_key" in data:
+        if not isinstance(data["api_key"], str) or len(data["api_key"]) > 500:
+            errors.add("api_key", "A string of at most 500 characters")
+        else:
+            config["api_key"] = data["api_key"]
+    if "include_private" in data:
+        config["include_private"] = str(data["include_private"]).lower() in (
+            "true", "1", "yes", "on")
+    if config.get("include_private") and not config.get("api_key"):
+        errors.add("include_private", "Private records need an API key that authorises "
+                                      "this harvester at the source")
+    errors.raise_if_any("Cannot change the harvest source")
+    source.config = json.dumps(config)
+    source.modified = utcnow()
+    return source
+
+
 def remove_source(ctx: Ctx, name: str, *, withdraw_datasets: bool = True) -> int:
     source = get_source(ctx.session, name)
     require_org_admin(ctx.actor, source.organization_id)
@@ -235,8 +284,9 @@ def adapter_for(platform: Platform, source: HarvestSource, node: FederationNode 
     config = json.loads(source.config or "{}")
     limits = _limits(platform)
     if source.kind == "node":
-        if node is None:
-            raise SourceError("The node this source harvests is no longer registered")
+        if node is None or node.status != "active":
+            raise SourceError("The node this source harvests is no longer registered, or is "
+                              "suspended")
         from citydata.federation.nodes import fetcher_for
 
         return CkanSource(node.url, fetcher_for(platform.settings, node, limits),

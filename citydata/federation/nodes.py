@@ -268,6 +268,21 @@ def join(db: Database, settings: Settings, registry_url: str, code: str) -> dict
         return {"registry": node_dict(node), "answer": result}
 
 
+def set_status(ctx: Ctx, name: str, status: str) -> FederationNode:
+    """Suspend a node (its signed requests are refused from now on and it is no longer
+    harvested or searched) or make it active again; sysadmins only."""
+    require_sysadmin(ctx.actor)
+    if status not in ("active", "suspended"):
+        raise ValidationError("status must be active or suspended",
+                              fields={"status": ["active or suspended"]})
+    node = get_node(ctx.session, name)
+    node.status = status
+    for source in ctx.session.scalars(select(HarvestSource).where(
+            HarvestSource.node_id == node.id, HarvestSource.state == "active")):
+        source.next_run_at = utcnow() if status == "active" else None
+    return node
+
+
 def remember_nonce(db: Database, node: str, nonce: str) -> bool:
     """Store a nonce in its own transaction; False when it was already there (a replay)."""
     try:

@@ -186,3 +186,56 @@ def test_forwarding_needs_a_dataset_held_elsewhere(client, people, make_ctx):
     assert "/api/v1/agreements" in message
     error(client.get("/api/v1/federation/access-requests/nope", headers=who), 404)
     assert client.get("/api/v1/federation/access-requests", headers=who).json()["count"] == 0
+
+
+def test_changing_a_source(client, people, platform):
+    root = {"Authorization": people["root"]}
+    client.post("/api/v1/harvest/sources", headers=root, json={
+        "name": "lds", "kind": "ckan", "url": "https://data.london.gov.uk",
+        "organization": "camden"})
+    changed = client.patch("/api/v1/harvest/sources/lds", headers=root,
+                           json={"schedule": "weekly", "title": "London Datastore"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["schedule"] == "weekly" and changed.json()["next_run_at"]
+    bad = client.patch("/api/v1/harvest/sources/lds", headers=root,
+                       json={"schedule": "yearly", "kind": "dcat", "include_private": True})
+    assert set(error(bad, 400) and bad.json()["error"]["fields"]) >= {
+        "schedule", "form", "include_private"}
+    error(client.patch("/api/v1/harvest/sources/lds", json={"title": "x"}), 401)
+    error(client.patch("/api/v1/harvest/sources/lds",
+                       headers={"Authorization": people["someone"]}, json={"title": "x"}), 403)
+    shown = client.get("/api/v1/harvest/sources/lds").json()
+    assert (shown["title"], shown["schedule"]) == ("London Datastore", "weekly")
+
+
+def test_a_suspended_node_is_refused(client, people, platform, settings):
+    from citydata.access.keys import NodeKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.generate()
+    key = NodeKey(private, private.public_key())
+    root = {"Authorization": people["root"]}
+    code = client.post("/api/v1/federation/invites", headers=root,
+                       json={"node": "camden", "organization": "camden"}).json()["code"]
+    body, headers = _registration(settings, key, {
+        "name": "camden", "url": "http://127.0.0.1:9", "public_key": key.public_b64,
+        "code": code})
+    assert client.post("/api/v1/federation/nodes", content=body, headers=headers
+                       ).status_code == 201
+    error(client.post("/api/v1/federation/nodes/camden/suspend",
+                      headers={"Authorization": people["someone"]}), 403)
+    suspended = client.post("/api/v1/federation/nodes/camden/suspend", headers=root)
+    assert suspended.json()["status"] == "suspended"
+    # its signed requests are refused now, and its harvest is not scheduled
+    signed = signing.sign_headers(key, sender="camden", target="registry", method="GET",
+                                  url="http://testserver/api/v1/federation/inbox/requests/R-1",
+                                  body=b"")
+    assert "not registered" in error(client.get(
+        "/api/v1/federation/inbox/requests/R-1", headers=signed), 401)
+    with platform.db.session() as session:
+        assert session.scalar(select(HarvestSource.next_run_at)) is None
+    report = client.post("/api/v1/harvest/sources/node-camden/run", headers=root).json()
+    assert report["status"] == "failed" and "suspended" in report["message"]
+    resumed = client.post("/api/v1/federation/nodes/camden/resume", headers=root)
+    assert resumed.json()["status"] == "active"
+    error(client.post("/api/v1/federation/nodes/nowhere/suspend", headers=root), 404)
