@@ -209,8 +209,9 @@ def test_changing_a_source(client, people, platform):
 
 
 def test_a_suspended_node_is_refused(client, people, platform, settings):
-    from citydata.access.keys import NodeKey
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from citydata.access.keys import NodeKey
 
     private = Ed25519PrivateKey.generate()
     key = NodeKey(private, private.public_key())
