@@ -14,6 +14,7 @@ DEFAULT_PLUGINS = (
     "citydata.web.plugin",
     "citydata.demo.plugin",
     "citydata.standards.plugin",
+    "citydata.services.planning.plugin",
 )
 
 
