@@ -1,5 +1,6 @@
 """The London planning application standard: one row per application, from any of London's
-35 local planning authorities (33 boroughs, the City, and the two development corporations).
+35 local planning authorities (the 32 boroughs, the City of London and the two development
+corporations).
 
 Names follow the Planning London Datahub's; where planning.data.gov.uk's
 ``planning-application`` dataset has the same thing, :data:`PLANNING_DATA_GOV_UK` says which
