@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from citydata.access.actors import Actor
 from citydata.catalog import users
 from citydata.catalog.context import Ctx
-from citydata.errors import NotAuthenticated
+from citydata.errors import NotAuthenticated, ValidationError
 from citydata.platform import Platform
 from citydata.storage.models import User
 
@@ -82,3 +83,26 @@ def request_ctx(request: Request, *, anonymous_on_bad_token: bool = False) -> It
                 raise
             actor = Actor.anonymous()
         yield Ctx(session, actor, platform.settings, platform.files, site_url)
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """A JSON-object request body ({} when empty); anything else is a 400."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ValidationError("The body must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise ValidationError("The body must be a JSON object")
+    return data
+
+
+def body_doc(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """OpenAPI for a JSON-object body (parsed by :func:`json_body`, validated by the domain)."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return {"requestBody": {"required": bool(required),
+                            "content": {"application/json": {"schema": schema}}}}

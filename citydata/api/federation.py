@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from citydata.access.policy import require_sysadmin
-from citydata.api.deps import get_platform, request_ctx
+from citydata.api.deps import body_doc, get_platform, json_body, request_ctx
 from citydata.errors import NotAuthenticated, ValidationError
 from citydata.federation import harvest, nodes, sharing
 from citydata.federation.search import federated_search
@@ -26,13 +26,7 @@ from citydata.storage.models_federation import FederationNode
 router = APIRouter(prefix="/api/v1", tags=["Federation"])
 
 
-def _body_doc(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    """OpenAPI for a JSON-object body (parsed by :func:`_json`, validated by the domain)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "properties": properties, "required": required}}}}}
-
-
-SOURCE_BODY = _body_doc({
+SOURCE_BODY = body_doc({
     "name": {"type": "string", "pattern": "^[a-z0-9_-]{2,100}$"},
     "kind": {"type": "string", "enum": ["ckan", "dcat"]},
     "url": {"type": "string", "format": "uri"},
@@ -42,15 +36,15 @@ SOURCE_BODY = _body_doc({
     "api_key": {"type": "string", "maxLength": 500},
     "include_private": {"type": "boolean", "default": False},
 }, ["name", "kind", "url", "organization"])
-INVITE_BODY = _body_doc({"node": {"type": "string"}, "organization": {"type": "string"}},
+INVITE_BODY = body_doc({"node": {"type": "string"}, "organization": {"type": "string"}},
                         ["node", "organization"])
-REGISTRATION_BODY = _body_doc({
+REGISTRATION_BODY = body_doc({
     "name": {"type": "string"}, "title": {"type": "string"},
     "url": {"type": "string", "format": "uri"},
     "public_key": {"type": "string", "description": "Base64 of the raw Ed25519 public key"},
     "code": {"type": "string", "description": "The one-time registration code"},
 }, ["name", "url", "public_key", "code"])
-FORWARD_BODY = _body_doc({
+FORWARD_BODY = body_doc({
     "dataset": {"type": "string", "description": "A dataset harvested from another node"},
     "purpose": {"type": "string"}, "purpose_detail": {"type": "string", "minLength": 20},
     "lawful_basis": {"type": "string"}, "special_category_condition": {"type": "string"},
@@ -59,21 +53,8 @@ FORWARD_BODY = _body_doc({
     "actions": {"type": "array", "items": {"type": "string"}},
     "columns": {"type": "array", "items": {"type": "string"}},
 }, ["dataset", "purpose", "purpose_detail", "lawful_basis"])
-TOKEN_BODY = _body_doc({"assertion": {"type": "string", "description": "From the registry"}},
+TOKEN_BODY = body_doc({"assertion": {"type": "string", "description": "From the registry"}},
                        ["assertion"])
-
-
-async def _json(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise ValidationError("The body must be a JSON object") from None
-    if not isinstance(data, dict):
-        raise ValidationError("The body must be a JSON object")
-    return data
 
 
 def _require_signed_in(ctx: Any) -> None:
@@ -104,7 +85,7 @@ async def add_source(request: Request) -> Response:
     """``name``, ``kind`` (ckan or dcat), ``url``, ``organization`` (where harvested datasets
     go; you must administer it), ``schedule`` (manual, hourly, daily, weekly), ``title``,
     ``api_key`` and ``include_private`` (CKAN: private records, when the key allows)."""
-    data = await _json(request)
+    data = await json_body(request)
 
     def run() -> dict[str, Any]:
         with request_ctx(request) as ctx:
@@ -142,13 +123,13 @@ async def remove_source(request: Request, name: str,
 
 
 @router.patch("/harvest/sources/{name}", summary="Change a harvest source",
-              openapi_extra=_body_doc({k: v for k, v in SOURCE_BODY["requestBody"]["content"][
+              openapi_extra=body_doc({k: v for k, v in SOURCE_BODY["requestBody"]["content"][
                   "application/json"]["schema"]["properties"].items()
                   if k in harvest.EDITABLE}, []))
 async def update_source(request: Request, name: str) -> dict[str, Any]:
     """``title``, ``url`` (a new URL makes the next run a full one), ``schedule``, ``api_key``,
     ``include_private``."""
-    data = await _json(request)
+    data = await json_body(request)
 
     def run() -> dict[str, Any]:
         with request_ctx(request) as ctx:
@@ -226,7 +207,7 @@ async def register_node(request: Request) -> Response:
 async def invite_node(request: Request) -> Response:
     """``node`` (its name) and ``organization`` (where its datasets are catalogued here):
     answers with a one-time registration code, valid for 7 days."""
-    data = await _json(request)
+    data = await json_body(request)
 
     def run() -> dict[str, Any]:
         with request_ctx(request) as ctx:
@@ -299,7 +280,7 @@ async def inbox_status(request: Request, reference: str) -> dict[str, Any]:
 async def exchange_token(request: Request) -> dict[str, Any]:
     """``assertion``: what the registry gave you for an approved request. Answers with an API
     token bound to that agreement, to query this node's data under it."""
-    data = await _json(request)
+    data = await json_body(request)
     return await run_in_threadpool(sharing.exchange, get_platform(request),
                                    data.get("assertion"))
 
@@ -328,7 +309,7 @@ async def search(request: Request, q: str = Query("", description="Words to look
 async def forward_request(request: Request) -> Response:
     """``dataset`` and the purpose form of ``POST /api/v1/agreements``; forwarded, signed, to
     the node holding the data, whose owner decides it."""
-    data = await _json(request)
+    data = await json_body(request)
     platform = get_platform(request)
 
     def run() -> dict[str, Any]:

@@ -6,7 +6,6 @@ Errors use the native shape ``{"error": {"code", "message", "fields"}}``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,9 +18,8 @@ from citydata.access import agreements, notify, vocabulary
 from citydata.access.access_log import LogFilter, access_log, access_log_csv
 from citydata.access.agreement_views import agreement_dict, list_mine, register, register_entry
 from citydata.access.odrl import to_odrl
-from citydata.api.deps import get_platform, request_ctx
+from citydata.api.deps import body_doc, get_platform, json_body, request_ctx
 from citydata.catalog.context import Ctx
-from citydata.errors import ValidationError
 
 router = APIRouter(prefix="/api/v1", tags=["Governed sharing"])
 
@@ -30,18 +28,9 @@ def _codes(vocabulary: dict[str, str]) -> dict[str, Any]:
     return {"type": "string", "enum": list(vocabulary)}
 
 
-def _body_doc(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    """OpenAPI for a JSON-object body (parsed by :func:`_body`, validated by the domain)."""
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = required
-    return {"requestBody": {"required": bool(required),
-                            "content": {"application/json": {"schema": schema}}}}
-
-
 _LIST = {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]}
 _DATE = {"type": "string", "format": "date"}
-REQUEST_BODY = _body_doc({
+REQUEST_BODY = body_doc({
     "datasets": {**_LIST, "description": "Dataset names or ids (one publisher)"},
     "resources": {**_LIST, "description": "Only these resources of them (optional)"},
     "purpose": _codes(vocabulary.PURPOSES),
@@ -61,7 +50,7 @@ REQUEST_BODY = _body_doc({
         "organization": {"type": "string"}, "user": {"type": "string"}}},
         "description": "Data owners drafting an agreement name its recipients"},
 }, ["datasets", "purpose", "purpose_detail", "lawful_basis"])
-APPROVE_BODY = _body_doc({
+APPROVE_BODY = body_doc({
     "actions": {"type": "array", "items": _codes(vocabulary.ACTIONS)},
     "columns": {**_LIST, "description": "Allowed columns; empty or absent: all"},
     "min_cell_count": {"type": "integer", "minimum": 1, "maximum": 1000},
@@ -70,20 +59,7 @@ APPROVE_BODY = _body_doc({
     "no_onward_sharing": {"type": "boolean"},
     "note": {"type": "string"},
 })
-NOTE_BODY = _body_doc({"note": {"type": "string", "maxLength": 5000}}, ["note"])
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise ValidationError("The body must be a JSON object") from None
-    if not isinstance(data, dict):
-        raise ValidationError("The body must be a JSON object")
-    return data
+NOTE_BODY = body_doc({"note": {"type": "string", "maxLength": 5000}}, ["note"])
 
 
 def _deliver(request: Request) -> BackgroundTask:
@@ -125,7 +101,7 @@ async def create_agreement(request: Request) -> Response:
     data), ``dpia_reference``, ``dpia_url``, ``duration_days``, ``actions``, ``columns``,
     ``organization`` (on whose behalf), ``submit`` (false keeps a draft). A data owner of the
     publisher may instead give ``recipients`` to draft an agreement for them."""
-    data = await _body(request)
+    data = await json_body(request)
     return await _change(request, lambda ctx: agreements.create(ctx, data), status=201)
 
 
@@ -140,13 +116,13 @@ async def show_agreement(request: Request, ref: str) -> dict[str, Any]:
 
 @router.patch("/agreements/{ref}", summary="Edit a draft request")
 async def edit_agreement(request: Request, ref: str) -> Response:
-    data = await _body(request)
+    data = await json_body(request)
     return await _change(request, lambda ctx: agreements.update_draft(ctx, ref, data))
 
 
 @router.post("/agreements/{ref}/submit", summary="Submit a draft request")
 async def submit_agreement(request: Request, ref: str) -> Response:
-    data = await _body(request)
+    data = await json_body(request)
     return await _change(request, lambda ctx: agreements.submit(ctx, ref, str(data.get("note")
                                                                                or "")))
 
@@ -156,21 +132,21 @@ async def submit_agreement(request: Request, ref: str) -> Response:
 async def approve_agreement(request: Request, ref: str) -> Response:
     """The publisher's data owners approve: ``actions``, ``columns``, ``min_cell_count``,
     ``retention_days``, ``start_date``, ``end_date``, ``no_onward_sharing``, ``note``."""
-    data = await _body(request)
+    data = await json_body(request)
     return await _change(request, lambda ctx: agreements.approve(ctx, ref, data))
 
 
 @router.post("/agreements/{ref}/refuse", summary="Refuse a request (note required)",
              openapi_extra=NOTE_BODY)
 async def refuse_agreement(request: Request, ref: str) -> Response:
-    data = await _body(request)
+    data = await json_body(request)
     return await _change(request, lambda ctx: agreements.refuse(ctx, ref, data.get("note")))
 
 
 @router.post("/agreements/{ref}/request-info", summary="Ask the requester for more information",
              openapi_extra=NOTE_BODY)
 async def request_info(request: Request, ref: str) -> Response:
-    data = await _body(request)
+    data = await json_body(request)
     return await _change(request, lambda ctx: agreements.request_info(ctx, ref, data.get("note")))
 
 
@@ -178,7 +154,7 @@ async def request_info(request: Request, ref: str) -> Response:
              openapi_extra=NOTE_BODY)
 async def revoke_agreement(request: Request, ref: str) -> Response:
     """Ends the agreement at once: the next request under it is refused, open streams stop."""
-    data = await _body(request)
+    data = await json_body(request)
     return await _change(request, lambda ctx: agreements.revoke(ctx, ref, data.get("note")))
 
 
@@ -301,7 +277,7 @@ async def my_notifications(request: Request) -> dict[str, Any]:
 @router.post("/notifications/read", summary="Mark notifications read")
 async def read_notifications(request: Request) -> dict[str, Any]:
     """``{"id": ...}`` marks one; an empty body marks them all."""
-    data = await _body(request)
+    data = await json_body(request)
 
     def run() -> dict[str, Any]:
         with request_ctx(request) as ctx:

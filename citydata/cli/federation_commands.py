@@ -190,16 +190,20 @@ def federation_join(ctx: click.Context, registry_url: str, code: str) -> None:
     click.echo("The registry will harvest this node's catalog; data stays here.")
 
 
+def _set_node_status(ctx: click.Context, node: str, status: str) -> None:
+    from citydata.federation.nodes import set_status
+
+    with _as(ctx, None) as c:
+        set_status(c, node, status)
+    click.echo(f"{node} is {status}")
+
+
 @federation.command("suspend")
 @click.argument("node")
 @click.pass_context
 def federation_suspend(ctx: click.Context, node: str) -> None:
     """Refuse NODE's signed requests, stop harvesting and searching it (e.g. a lost key)."""
-    from citydata.federation.nodes import set_status
-
-    with _as(ctx, None) as c:
-        set_status(c, node, "suspended")
-    click.echo(f"{node} is suspended")
+    _set_node_status(ctx, node, "suspended")
 
 
 @federation.command("resume")
@@ -207,11 +211,7 @@ def federation_suspend(ctx: click.Context, node: str) -> None:
 @click.pass_context
 def federation_resume(ctx: click.Context, node: str) -> None:
     """Make a suspended NODE active again."""
-    from citydata.federation.nodes import set_status
-
-    with _as(ctx, None) as c:
-        set_status(c, node, "active")
-    click.echo(f"{node} is active")
+    _set_node_status(ctx, node, "active")
 
 
 @federation.command("nodes")

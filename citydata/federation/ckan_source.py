@@ -27,7 +27,7 @@ from citydata.catalog.licenses import licenses
 from citydata.catalog.names import EMAIL_RE, TAG_RE
 from citydata.catalog.themes import FREQUENCIES
 from citydata.federation.fetch import Fetcher, HTTPStatusError, parse_json
-from citydata.federation.records import HarvestRecord, RecordError, SourceError
+from citydata.federation.records import HarvestRecord, RecordError, SourceError, bbox_of
 
 SORT = "metadata_modified asc, id asc"
 #: For portals that cannot sort by id (citydata's own API): ties then keep index order.
@@ -257,14 +257,7 @@ def bbox_from_geojson(value: object) -> list[float] | None:
         points = _positions(value.get("coordinates"), depth)
     except (ValueError, RecursionError):
         return None
-    if not points:
-        return None
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    w, s, e, n = min(xs), min(ys), max(xs), max(ys)
-    if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
-        return None
-    return [w, s, e, n]
+    return bbox_of(points)
 
 
 def _bbox_list(value: object) -> list[float] | None:

@@ -43,7 +43,7 @@ from citydata.catalog.licenses import licenses
 from citydata.catalog.names import EMAIL_RE, NAME_RE, TAG_RE
 from citydata.catalog.themes import FREQUENCIES
 from citydata.federation.fetch import Fetched, Fetcher
-from citydata.federation.records import HarvestRecord, RecordError, SourceError
+from citydata.federation.records import HarvestRecord, RecordError, SourceError, bbox_of
 
 # Plain namespaces (rdflib's closed DefinedNamespaces warn on terms they do not list).
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
@@ -467,17 +467,6 @@ def _last_segment(url: str) -> str:
 
 
 # -- geometry --------------------------------------------------------------------------------
-def _bbox_of(points: list[tuple[float, float]]) -> list[float] | None:
-    if not points:
-        return None
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    w, s, e, n = min(xs), min(ys), max(xs), max(ys)
-    if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
-        return None
-    return [w, s, e, n]
-
-
 def _wkt_bbox(text: str) -> list[float] | None:
     """The bounding box of a WKT geometry in WGS84 (CRS84 or EPSG:4326, which is lat/lon)."""
     m = re.match(r"\s*(?:<([^>]*)>\s*)?(?:SRID=(\d+);)?\s*([A-Za-z]+)\s*(?:Z|M|ZM)?\s*\(", text)
@@ -498,7 +487,7 @@ def _wkt_bbox(text: str) -> list[float] | None:
     points = [(float(a), float(b)) for a, b in _COORD.findall(text[m.end() - 1:])]
     if swap:
         points = [(b, a) for a, b in points]
-    return _bbox_of(points)
+    return bbox_of(points)
 
 
 def _geojson_bbox(text: str) -> list[float] | None:
@@ -518,7 +507,7 @@ def _geojson_bbox(text: str) -> list[float] | None:
                 points.append((float(node[0]), float(node[1])))
             else:
                 stack.extend(node)
-    return _bbox_of(points)
+    return bbox_of(points)
 
 
 def _geometry_bbox(text: str) -> list[float] | None:

@@ -69,3 +69,16 @@ class HarvestRecord:
             sort_keys=True, default=str, separators=(",", ":"),
         )
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def bbox_of(points: list[tuple[float, float]]) -> list[float] | None:
+    """[west, south, east, north] of lon/lat points; None when empty or out of range (what
+    every adapter does with the coordinates a source gives)."""
+    if not points:
+        return None
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    w, s, e, n = min(xs), min(ys), max(xs), max(ys)
+    if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
+        return None
+    return [w, s, e, n]
