@@ -42,8 +42,11 @@ demo: install
 	$(BIN)/citydata init
 	$(BIN)/citydata demo
 
+# The demo server replays live planning changes (a new application or decision every 2 s).
+PLANNING_REPLAY_PER_MINUTE ?= 30
 run: demo
-	$(BIN)/citydata serve --host $(HOST) --port $(PORT)
+	CITYDATA_PLANNING_REPLAY_PER_MINUTE=$(PLANNING_REPLAY_PER_MINUTE) \
+	  $(BIN)/citydata serve --host $(HOST) --port $(PORT)
 
 # Three federated nodes on this machine (registry :8100, camden :8101, hackney :8102).
 federation-demo: install

@@ -33,13 +33,33 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from citydata import jobs
+        from citydata.api.events import end_streams_on_shutdown
+        from citydata.events import webhooks
 
         task = None
         if settings.jobs_interval_seconds > 0:
             task = asyncio.create_task(jobs.loop(platform))
+        background = [asyncio.create_task(run(), name=f"citydata-{run.__name__}")
+                      for found in platform.plugins.hook.citydata_background_tasks(
+                          platform=platform) for run in found or []]
+        dispatcher = None
+        if settings.webhook_interval_seconds > 0:
+            dispatcher = asyncio.create_task(webhooks.run(platform), name="citydata-webhooks")
+        end_streams_on_shutdown(platform)  # or uvicorn waits for them before shutting down
         try:
             yield
         finally:
+            from citydata.events.hub import Hub
+
+            for running in background:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+            if dispatcher is not None:  # before the hub it waits on closes
+                dispatcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await dispatcher
+            await Hub.close_all(platform)  # SSE streams end; the hub's reader stops
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

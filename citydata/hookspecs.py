@@ -45,3 +45,14 @@ def citydata_nav_links() -> list[tuple[str, str]]:
 @hookspec
 def citydata_template_dirs() -> list[str]:
     """Return directories of Jinja2 templates that pages of this plugin render."""
+
+
+@hookspec
+def citydata_event_streams() -> list[Any]:
+    """Return citydata.events.streams.Stream objects this plugin publishes."""
+
+
+@hookspec
+def citydata_background_tasks(platform: Any) -> list[Any]:
+    """Return coroutine functions (no arguments) each server process runs for its lifetime,
+    e.g. a data service's live replay; cancelled at shutdown. Return [] when switched off."""

@@ -73,6 +73,26 @@ class Settings(BaseSettings):
     harvest_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     harvest_timeout_seconds: float = Field(default=60.0, gt=0)
     harvest_max_pages: int = Field(default=2000, ge=1)
+    #: Planning Datahub: live changes the server replays per minute (demo data; 0 = off).
+    planning_replay_per_minute: float = Field(default=0.0, ge=0, le=6000)
+    #: Events: each process's hub re-reads the event log this often even when nothing woke it
+    #: (another process writing the same SQLite file); SSE connections send a keep-alive
+    #: comment after this many quiet seconds.
+    events_poll_seconds: float = Field(default=1.0, gt=0)
+    events_keepalive_seconds: float = Field(default=15.0, gt=0)
+    #: Webhooks: each server process's dispatcher waits at most this long for new events
+    #: between passes (0 turns it off there; `citydata webhooks dispatch-once` still works);
+    #: each delivery gets this long in all; failed ones are retried after
+    #: min(base * 2**(attempts-1), cap) seconds, and dead-lettered after max_attempts.
+    webhook_interval_seconds: float = Field(default=1.0, ge=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    webhook_retry_base_seconds: float = Field(default=10.0, gt=0)
+    webhook_retry_cap_seconds: float = Field(default=3600.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    #: Deliveries in flight at once, across all subscriptions, per server process.
+    webhook_max_in_flight: int = Field(default=50, ge=1, le=1000)
+    #: Production refuses webhook URLs on loopback and private addresses (SSRF) unless true.
+    webhook_allow_private: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -123,6 +123,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
         site_url="http://testserver",
         postcodes="none",
         jobs_interval_seconds=0,
+        webhook_interval_seconds=0,  # tests that deliver webhooks run the dispatcher themselves
         node_modules=Path(__file__).resolve().parents[1] / "node_modules",
     )
 

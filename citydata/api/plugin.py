@@ -14,6 +14,7 @@ def citydata_routes(platform: Any) -> list[Any]:
     from citydata.api.dcat import router as dcat
     from citydata.api.diff import router as diff
     from citydata.api.downloads import router as downloads
+    from citydata.api.events import router as events
     from citydata.api.federation import router as federation
     from citydata.api.governance import router as governance
     from citydata.api.ogc import router as ogc
@@ -21,6 +22,7 @@ def citydata_routes(platform: Any) -> list[Any]:
     from citydata.api.reference import router as reference
     from citydata.api.rows import router as rows
     from citydata.api.standards import router as standards
+    from citydata.api.webhooks import router as webhooks
 
     return [ckan, downloads, dcat, rows, diff, standards, governance, places, reference,
-            ogc, federation]
+            ogc, federation, events, webhooks]

@@ -56,6 +56,7 @@ from citydata.cli import (  # noqa: E402,F401  (registers commands)
     datastore_commands,
     federation_commands,
     governance_commands,
+    webhooks_commands,
 )
 
 

@@ -306,4 +306,10 @@ Index("ix_datasets_org_state", Dataset.owner_org, Dataset.state)
 
 # The governance and federation tables share this Base; importing them here registers them
 # in its metadata.
-from citydata.storage import models_access, models_federation  # noqa: E402,F401
+from citydata.storage import (  # noqa: E402,F401
+    models_access,
+    models_events,
+    models_federation,
+    models_planning,
+    models_webhooks,
+)
