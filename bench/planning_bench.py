@@ -95,7 +95,7 @@ def generate(per_authority: int, work: Path) -> tuple[Path, dict[str, Any], floa
 
 def convert_only(out: Path, manifest: dict[str, Any]) -> tuple[int, float]:
     from citydata.services.planning.convert import collect
-    from citydata.services.planning.demo_feeds import feed_config, load_authorities
+    from citydata.services.planning.mappings import feed_config, load_authorities
 
     rows = 0
     started = time.perf_counter()

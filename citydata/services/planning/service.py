@@ -46,7 +46,7 @@ def feeds_dir(settings: Any) -> Path:
 
 
 def register_demo_feeds(platform: Any, out_dir: Path, manifest: dict[str, Any]) -> int:
-    from citydata.services.planning.demo_feeds import feed_config, load_authorities
+    from citydata.services.planning.mappings import feed_config, load_authorities
 
     changed = 0
     for authority in load_authorities():

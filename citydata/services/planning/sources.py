@@ -1,27 +1,21 @@
 """The authorities' feeds as sources: registering them (with their configuration, kept as data in
-``feeds/``), the common value rules, and the gazetteer harmonise checks places against."""
+``feeds/`` and read by :mod:`~citydata.services.planning.mappings`), the common value rules
+(:func:`load_value_rules`, from there too), and the gazetteer harmonise checks places against."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from citydata.services.planning.harmonise import Authority, Gazetteer, compile_area
+from citydata.services.planning.mappings import load_value_rules
 from citydata.storage.models import RefBorough, RefPostcode
 from citydata.storage.models_planning import PlanningFeed
 
-FEEDS_DIR = Path(__file__).parent / "feeds"
-
-
-@lru_cache(maxsize=1)
-def load_value_rules() -> dict[str, dict[str, Any]]:
-    """The value rules every feed shares (``feeds/values.json``)."""
-    return json.loads((FEEDS_DIR / "values.json").read_text(encoding="utf-8"))
+__all__ = ["gazetteer_for", "list_feeds", "load_value_rules", "london_postcodes", "register"]
 
 
 def register(db: Any, authority: Any, config: Mapping[str, Any], location: str) -> bool:
