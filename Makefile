@@ -99,6 +99,7 @@ lint: install
 bench: install .venv-pygeoapi/.installed
 	$(BIN)/python -m bench.search_bench && $(BIN)/python -m bench.datastore_bench && $(BIN)/python -m bench.governance_bench && $(BIN)/python -m bench.geo_bench
 	$(BIN)/python -m bench.federation_bench
+	$(BIN)/python -m bench.planning_bench && $(BIN)/python -m bench.planning_live_bench
 
 clean:
 	rm -rf $(VENV) .venv-ogctests .venv-pygeoapi node_modules var .pytest_cache .mypy_cache .ruff_cache
