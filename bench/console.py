@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -29,3 +30,27 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]
     for r in rows:
         table.add_row(*r)
     Console(width=width).print(table)
+
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pg_base_url() -> str:
+    """The PostgreSQL a benchmark makes its schemas in: ``CITYDATA_BENCH_DATABASE_URL``, else
+    ``CITYDATA_TEST_DATABASE_URL``, else the machine's local server."""
+    import os
+
+    return (os.environ.get("CITYDATA_BENCH_DATABASE_URL")
+            or os.environ.get("CITYDATA_TEST_DATABASE_URL") or DEFAULT_PG)
+
+
+def print_server_logs(work: Path, log: Callable[[str], None]) -> None:
+    """The tails of the servers' logs in ``work``, after a benchmark failed."""
+    import sys
+
+    logs = sorted(work.glob("*.log"))
+    if logs:
+        log("server logs (tails):")
+        for path in logs:
+            print(f"--- {path.name}\n{path.read_text(errors='replace')[-1500:]}",
+                  file=sys.stderr)

@@ -54,13 +54,12 @@ from typing import Any
 
 import httpx
 
-from bench.console import parse_backends, print_table
+from bench.console import parse_backends, pg_base_url, print_server_logs, print_table
 from bench.load import pg_create_schema, pg_drop_schema, pg_schema_name, pg_schema_url
 from bench.machine import machine_info
 from bench.measure import http_latency, summarise
 from bench.servers import HOST, free_port, run_server
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RESULTS = Path(__file__).parent / "results"
 TARGETS = {"harvest_datasets_per_s": 500.0, "reharvest_ratio": 0.10, "search_p95_over_ms": 100.0}
 SOURCE = "fake-ckan"
@@ -648,8 +647,7 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = datetime.now(UTC)
-    pg_base = (os.environ.get("CITYDATA_BENCH_DATABASE_URL")
-               or os.environ.get("CITYDATA_TEST_DATABASE_URL") or DEFAULT_PG)
+    pg_base = pg_base_url()
     work = Path(tempfile.mkdtemp(prefix="citydata-fedbench-"))
     wants_pg = "harvest" in args.parts and "postgresql" in args.backends
     result: dict[str, Any] = {
@@ -666,12 +664,7 @@ def main(argv: list[str] | None = None) -> int:
         if "search" in args.parts:
             result["search"] = run_search(args, work)
     except BaseException:
-        logs = sorted(work.glob("*.log"))
-        if logs:
-            log("server logs (tails):")
-            for path in logs:
-                print(f"--- {path.name}\n{path.read_text(errors='replace')[-1500:]}",
-                      file=sys.stderr)
+        print_server_logs(work, log)
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)

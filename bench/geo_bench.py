@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -29,13 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import geo_data, geo_peer
-from bench.console import parse_backends, print_table
+from bench.console import parse_backends, pg_base_url, print_table
 from bench.load import pg_create_schema, pg_drop_schema, pg_schema_name, pg_schema_url
 from bench.machine import machine_info
 from bench.measure import http_latency, http_throughput
 from bench.servers import citydata_server
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RESULTS = Path(__file__).parent / "results"
 TARGETS = {"bbox_p95_ms": 50.0, "near_p95_ms": 30.0, "tile_p95_ms": 50.0, "peer_ratio": 5.0}
 POINTS, POLYGONS = "bench-points", "bench-polygons"
@@ -248,8 +246,7 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = datetime.now(UTC)
-    pg_base = (os.environ.get("CITYDATA_BENCH_DATABASE_URL")
-               or os.environ.get("CITYDATA_TEST_DATABASE_URL") or DEFAULT_PG)
+    pg_base = pg_base_url()
     work = Path(tempfile.mkdtemp(prefix="citydata-geobench-"))
     result: dict[str, Any] = {
         "benchmark": "geo", "started": started.isoformat(timespec="seconds"),

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -31,14 +30,13 @@ from urllib.parse import urlencode
 from bench import governance_audit as audit_phase
 from bench import governance_report as report
 from bench import governance_setup as setup
-from bench.console import parse_backends
+from bench.console import parse_backends, pg_base_url
 from bench.load import pg_create_schema, pg_drop_schema, pg_schema_name, pg_schema_url
 from bench.machine import machine_info
 from bench.measure import call_latency, summarise
 from bench.servers import HOST, citydata_server
 from citydata.platform import Platform
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RESULTS = Path(__file__).parent / "results"
 PURPOSE_HEADER = "X-Citydata-Purpose"
 PAGE_LIMIT = 100
@@ -259,8 +257,7 @@ def run_backend(backend: str, url: str, home: Path, work: Path,
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = datetime.now(UTC)
-    pg_base = (os.environ.get("CITYDATA_BENCH_DATABASE_URL")
-               or os.environ.get("CITYDATA_TEST_DATABASE_URL") or DEFAULT_PG)
+    pg_base = pg_base_url()
     work = Path(tempfile.mkdtemp(prefix="citydata-govbench-"))
     result: dict[str, Any] = {
         "benchmark": "governance",

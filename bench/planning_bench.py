@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -42,11 +41,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.console import parse_backends, print_table
+from bench.console import parse_backends, pg_base_url, print_table
 from bench.load import pg_create_schema, pg_drop_schema, pg_schema_name, pg_schema_url
 from bench.machine import machine_info
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RESULTS = Path(__file__).parent / "results"
 AUTHORITIES = 35
 TARGET_SECONDS = 300.0
@@ -192,8 +190,7 @@ def run_backend(backend: str, url: str, work: Path, out: Path, manifest: dict[st
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    pg_base = os.environ.get("CITYDATA_BENCH_DATABASE_URL") or os.environ.get(
-        "CITYDATA_TEST_DATABASE_URL") or DEFAULT_PG
+    pg_base = pg_base_url()
     work = Path(tempfile.mkdtemp(prefix="citydata-planning-bench-"))
     results: dict[str, Any] = {"per_authority": args.per_authority, "authorities": AUTHORITIES,
                                "workers": args.workers}

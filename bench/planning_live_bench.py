@@ -54,13 +54,12 @@ from typing import Any, cast
 
 import httpx
 
-from bench.console import parse_backends, print_table
+from bench.console import parse_backends, pg_base_url, print_server_logs, print_table
 from bench.load import pg_create_schema, pg_drop_schema, pg_schema_name, pg_schema_url
 from bench.machine import machine_info
 from bench.measure import summarise
 from bench.servers import HOST, free_port, run_server
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RESULTS = Path(__file__).parent / "results"
 TARGETS = {"sse_p99_ms": 250.0, "webhook_lost": 0}
 STREAM = "planning"
@@ -1035,8 +1034,7 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = datetime.now(UTC)
-    pg_base = (os.environ.get("CITYDATA_BENCH_DATABASE_URL")
-               or os.environ.get("CITYDATA_TEST_DATABASE_URL") or DEFAULT_PG)
+    pg_base = pg_base_url()
     work = Path(tempfile.mkdtemp(prefix="citydata-livebench-"))
     result: dict[str, Any] = {
         "benchmark": "planning-live", "started": started.isoformat(timespec="seconds"),
@@ -1052,12 +1050,7 @@ def main(argv: list[str] | None = None) -> int:
         if "webhooks" in args.parts:
             result["webhooks"] = run_webhooks(args, work, pg_base)
     except BaseException:
-        logs = sorted(work.glob("*.log"))
-        if logs:
-            log("server logs (tails):")
-            for path in logs:
-                print(f"--- {path.name}\n{path.read_text(errors='replace')[-1500:]}",
-                      file=sys.stderr)
+        print_server_logs(work, log)
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench import load, report
-from bench.console import parse_backends
+from bench.console import parse_backends, pg_base_url
 from bench.generate import GENERATOR_VERSION, Catalog, generate
 from bench.machine import machine_info
 from bench.measure import call_latency, http_latency, http_throughput
@@ -38,7 +38,6 @@ FACETS = ["organization", "tags", "res_format", "license_id", "theme", "borough"
 DATASETTE_FACETS = [("_facet", "owner_org"), ("_facet", "license_id"), ("_facet", "access_level"),
                     ("_facet_array", "tags"), ("_facet_array", "themes"),
                     ("_facet_array", "boroughs"), ("_facet_array", "formats")]
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -224,8 +223,7 @@ def run_datasette(sqlite_path: Path, workdir: Path, args: argparse.Namespace) ->
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = datetime.now(UTC)
-    pg_base = (os.environ.get("CITYDATA_BENCH_DATABASE_URL")
-               or os.environ.get("CITYDATA_TEST_DATABASE_URL") or DEFAULT_PG)
+    pg_base = pg_base_url()
     workdir = Path(tempfile.mkdtemp(prefix="citydata-bench-"))
     result: dict[str, Any] = {
         "benchmark": "search",

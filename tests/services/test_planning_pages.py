@@ -305,7 +305,7 @@ def test_pages_of_results_keep_the_filters(client, planning, platform, tmp_path)
     ("received_from=2024-02-30", "Received on or after: 2024-02-30 is not a calendar date"),
     ("decided_to=yesterday", "Decided on or before: a date as YYYY-MM-DD"),
     ("min_units=lots", "At least this many homes proposed: a whole number from 0 to 999999"),
-    ("bbox=1,2,3", "Bounding box: four numbers"),
+    ("bbox=1,2,3", "Bounding box: Four numbers expected"),
     ("intersects=POINT(0 0)", "Inside this area: a valid WKT POLYGON"),
     ("sort=tallest", "Sort by: one of received_date, -received_date"),
     ("page=0", "Page: a whole number from 1"),

@@ -304,3 +304,20 @@ def test_harmoniser_refuses_a_configuration_without_a_reference():
         Harmoniser(HACKNEY, {"columns": {"Proposal": "description"}}, RULES)
     with pytest.raises(ValueError, match="unknown targets"):
         Harmoniser(HACKNEY, {"columns": {"Ref": "lpa_app_no", "X": "colour"}}, RULES)
+
+
+def test_a_run_cut_off_by_a_dead_process_is_reported_failed_by_the_next(platform, hackney):
+    from datetime import timedelta
+
+    from citydata.services.planning.ingest import INTERRUPTED_AFTER
+    from citydata.storage.models import utcnow
+    from citydata.storage.models_planning import PlanningRun
+
+    with platform.db.session() as session:
+        session.add(PlanningRun(id="dead-run", feed="hackney", status="running",
+                                started=utcnow() - INTERRUPTED_AFTER - timedelta(minutes=1)))
+    write_csv(hackney, [GOOD])
+    assert ingest(platform)["status"] == "ok"
+    with platform.db.session() as session:
+        dead = session.get(PlanningRun, "dead-run")
+        assert dead.status == "failed" and "Interrupted" in dead.error

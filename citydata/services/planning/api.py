@@ -12,16 +12,15 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from citydata.api.deps import get_platform, request_ctx
 from citydata.errors import NotFound, ValidationError, field_error
 from citydata.services.planning import history, query, stats
-from citydata.services.planning.ingest import STANDARD_FIELDS, run_dict
+from citydata.services.planning.ingest import STANDARD_FIELDS
 from citydata.services.planning.stream import FILTERS as STREAM_FILTERS
 from citydata.services.planning.stream import STREAM
-from citydata.storage.models_planning import PlanningFeed, PlanningIssue, PlanningRun
+from citydata.storage.models_planning import PlanningFeed
 
 router = APIRouter(prefix="/api/v1/planning", tags=["Planning Datahub"])
 
@@ -222,10 +221,7 @@ async def list_runs(request: Request, lpa: str | None = Query(None),
 
     def run() -> dict[str, Any]:
         with request_ctx(request) as ctx:
-            stmt = select(PlanningRun).order_by(PlanningRun.started.desc()).limit(size)
-            if params.get("lpa"):
-                stmt = stmt.where(PlanningRun.feed == params["lpa"])
-            items = [run_dict(r) for r in ctx.session.scalars(stmt)]
+            items = history.runs(ctx.session, feed=params.get("lpa"), limit=size)
         return {"count": len(items), "results": items}
 
     return await run_in_threadpool(run)
@@ -235,14 +231,7 @@ async def list_runs(request: Request, lpa: str | None = Query(None),
 async def show_run(request: Request, run_id: str) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with request_ctx(request) as ctx:
-            r = ctx.session.get(PlanningRun, run_id)
-            if r is None:
-                raise NotFound(f"No ingest run {run_id!r}")
-            out = run_dict(r)
-            out["issues"] = [history.issue_dict(i) for i in ctx.session.scalars(
-                select(PlanningIssue).where(PlanningIssue.run_id == run_id)
-                .order_by(PlanningIssue.row, PlanningIssue.id).limit(1000))]
-            return out
+            return history.run_report(ctx.session, run_id)
 
     return await run_in_threadpool(run)
 

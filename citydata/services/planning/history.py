@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from citydata.errors import NotFound
 from citydata.events import log as events
-from citydata.services.planning.ingest import STANDARD_FIELDS, STREAM
-from citydata.storage.models_planning import PlanningIssue
+from citydata.services.planning.ingest import STANDARD_FIELDS, STREAM, run_dict
+from citydata.storage.models_planning import PlanningIssue, PlanningRun
 
 
 def events_of(session: Session, app_id: str) -> list[Any]:
@@ -76,3 +77,29 @@ def issues(session: Session, *, feed: str | None = None, code: str | None = None
     rows = session.scalars(select(PlanningIssue).where(*where).order_by(
         PlanningIssue.feed, PlanningIssue.id.desc()).offset(offset).limit(limit))
     return {"count": total, "results": [issue_dict(i) for i in rows]}
+
+
+def open_issues_of(session: Session, app_id: str) -> list[dict[str, Any]]:
+    """The open issues of one application, oldest first."""
+    return [issue_dict(i) for i in session.scalars(
+        select(PlanningIssue).where(PlanningIssue.application_id == app_id,
+                                    PlanningIssue.resolved_at.is_(None))
+        .order_by(PlanningIssue.id))]
+
+
+def runs(session: Session, *, feed: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Ingest runs, newest first."""
+    stmt = select(PlanningRun).order_by(PlanningRun.started.desc()).limit(limit)
+    if feed:
+        stmt = stmt.where(PlanningRun.feed == feed)
+    return [run_dict(r) for r in session.scalars(stmt)]
+
+
+def run_report(session: Session, run_id: str, *, issue_limit: int = 1000) -> dict[str, Any]:
+    """One run's report with (the first ``issue_limit`` of) its issues, in row order."""
+    run = session.get(PlanningRun, run_id)
+    if run is None:
+        raise NotFound(f"No ingest run {run_id!r}")
+    return {**run_dict(run), "issues": [issue_dict(i) for i in session.scalars(
+        select(PlanningIssue).where(PlanningIssue.run_id == run_id)
+        .order_by(PlanningIssue.row, PlanningIssue.id).limit(issue_limit))]}

@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -304,6 +304,7 @@ def run_feed(db: Any, slug: str, *, location: str | None = None, kind: str = "fu
         return {**_report_of(slug, kind, where), "status": "unchanged",
                 "resource_hash": collected.sha256, "rows_read": len(collected.records)}
     with db.session() as session:
+        _close_interrupted(session, slug)
         run = PlanningRun(feed=slug, kind=kind, location=where)
         session.add(run)
         session.flush()
@@ -349,6 +350,22 @@ def run_feed(db: Any, slug: str, *, location: str | None = None, kind: str = "fu
         return _finish_failed(db, run_id, "The run failed on our side and stored nothing; "
                               "the error is in the server log.")
     return report
+
+
+#: A run still "running" after this long was cut off (its process stopped): nothing of it
+#: was stored, since a run writes in one transaction.
+INTERRUPTED_AFTER = timedelta(minutes=30)
+
+
+def _close_interrupted(session: Session, feed: str) -> None:
+    """Report earlier runs of ``feed`` whose process died mid-run as failed."""
+    cutoff = utcnow() - INTERRUPTED_AFTER
+    session.execute(update(cast(Table, PlanningRun.__table__)).where(
+        PlanningRun.feed == feed, PlanningRun.status == "running",
+        PlanningRun.started < cutoff).values(
+        status="failed", finished=utcnow(),
+        error="Interrupted: the process stopped before the run finished; nothing of it was "
+              "stored."))
 
 
 def _report_of(feed: str, kind: str, location: str) -> dict[str, Any]:

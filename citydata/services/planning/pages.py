@@ -28,9 +28,9 @@ from citydata.errors import NotFound, ValidationError, field_error
 from citydata.events import log as events
 from citydata.services.planning import charts, history, query, stats
 from citydata.services.planning.harmonise import CODES, ISSUE_CODES
-from citydata.services.planning.ingest import STANDARD_FIELDS, STREAM, run_dict
+from citydata.services.planning.ingest import STANDARD_FIELDS, STREAM
 from citydata.services.planning.standard import PLANNING_APPLICATIONS
-from citydata.storage.models_planning import PlanningFeed, PlanningIssue, PlanningRun
+from citydata.storage.models_planning import PlanningFeed
 from citydata.web.render import actor_context, render_page
 
 router = APIRouter(include_in_schema=False)
@@ -283,10 +283,7 @@ def application_page(request: Request, app_id: str) -> Response:
         found = history.events_of(ctx.session, app_id)
         provenance = history.provenance(app, found)
         changes = [history.change_dict(e) for e in found]
-        issues = [history.issue_dict(i) for i in ctx.session.scalars(
-            select(PlanningIssue).where(PlanningIssue.application_id == app_id,
-                                        PlanningIssue.resolved_at.is_(None))
-            .order_by(PlanningIssue.id))]
+        issues = history.open_issues_of(ctx.session, app_id)
         feed = ctx.session.scalar(select(PlanningFeed).where(
             PlanningFeed.lpa_code == app["lpa_code"]))
         return render_page(request, "planning/application.html", {
@@ -383,17 +380,12 @@ def scorecard_page(request: Request, slug: str) -> Response:
 def run_page(request: Request, run_id: str) -> Response:
     """One ingest run: what was read, what changed, what was quarantined, and why."""
     with request_ctx(request, anonymous_on_bad_token=True) as ctx:
-        run = ctx.session.get(PlanningRun, run_id)
-        if run is None:
-            raise NotFound(f"No ingest run {run_id!r}")
-        report = run_dict(run)
-        feed = ctx.session.get(PlanningFeed, run.feed)
-        issues = [history.issue_dict(i) for i in ctx.session.scalars(
-            select(PlanningIssue).where(PlanningIssue.run_id == run_id)
-            .order_by(PlanningIssue.row, PlanningIssue.id).limit(1000))]
+        report = history.run_report(ctx.session, run_id)
+        issues = report.pop("issues")
+        feed = ctx.session.get(PlanningFeed, report["feed"])
         return render_page(request, "planning/run.html", {
             **actor_context(ctx), "run": report, "feed": feed, "issues": issues,
-            "name": feed.lpa_name if feed else run.feed,
+            "name": feed.lpa_name if feed else report["feed"],
             "issue_labels": ISSUE_LABELS, "run_status": RUN_STATUS, "titles": FIELD_TITLES,
             "remote": report["location"].startswith(("http://", "https://")), "api": API,
         })

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from citydata.errors import ValidationError, field_error
+from citydata.geo import crs
 from citydata.services.planning.harmonise import CODES
 from citydata.services.planning.ingest import STORED
 from citydata.storage.models_planning import PlanningApplication as A
@@ -84,17 +85,9 @@ def _int(name: str, value: str) -> int:
     return int(value)
 
 
-def parse_bbox(value: str, name: str = "bbox") -> tuple[float, float, float, float]:
-    try:
-        parts = [float(p) for p in value.split(",")]
-    except ValueError:
-        raise field_error(name, "four numbers: min lon, min lat, max lon, max lat") from None
-    if len(parts) != 4:
-        raise field_error(name, "four numbers: min lon, min lat, max lon, max lat")
-    w, s, e, n = parts
-    if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
-        raise field_error(name, "min before max, longitudes -180..180, latitudes -90..90")
-    return w, s, e, n
+def parse_bbox(value: str) -> tuple[float, float, float, float]:
+    """A ``bbox`` in WGS 84 longitude/latitude, checked like the OGC API's."""
+    return crs.parse_bbox(value, crs.SUPPORTED[crs.CRS84])
 
 
 def parse_filters(params: Mapping[str, str]) -> Filter:
