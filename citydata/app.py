@@ -92,11 +92,32 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             response: Response = render(request, 400, "bad_value", "Requests may not contain "
                                         "NUL characters (%00)")
         else:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception as exc:
+                # Answered here by the app's own handler (it logs), not by the server-error
+                # middleware outside this one, so the 500 page carries these headers too.
+                response = await request.app.exception_handlers[Exception](request, exc)
+        # setdefault: a route may send a stricter policy (downloads are sandboxed).
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault("Content-Security-Policy", content_security_policy(settings))
+        response.headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors, old browsers
+        if settings.site_url.startswith("https://"):
+            # Only over https: HSTS on a plain-http site would lock its users out of it.
+            response.headers.setdefault("Strict-Transport-Security",
+                                        "max-age=31536000; includeSubDomains")
         return response
+
+    from citydata.ops.metrics import HttpMetrics
+    from citydata.ops.requests import RequestContextMiddleware
+    from citydata.ops.routes import ops_router
+
+    # Added last, so outermost: every response, even one refused above, gets a request id,
+    # an access log line and its metrics. /healthz, /readyz and /metrics come before pages.
+    app.state.metrics = HttpMetrics(platform)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.include_router(ops_router(platform, app.state.metrics))
 
     # pluggy answers last-registered first; mount in registration order (core APIs before
     # pages) so specific API paths such as /dataset/{name}.ttl win over page patterns.
@@ -112,15 +133,23 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     if leaflet.is_dir():
         app.mount("/vendor/leaflet", StaticFiles(directory=leaflet), name="leaflet")
     _install_error_handlers(app)
+    from citydata.api.openapi import install_openapi
+
+    install_openapi(app)  # validation errors documented as the 400s they are, not 422
     return app
 
 
 def content_security_policy(settings: Settings) -> str:
-    """Everything from the site only; images also from a configured basemap tile service."""
+    """Everything from the site only; images also from a configured basemap tile service.
+
+    No inline scripts, styles or event handlers anywhere (``tests/security`` scans the
+    templates), so an injected ``<script>`` or ``onerror=`` never runs; no framing
+    (clickjacking); forms post only back to the site; no plugins; no ``<base>`` rewriting."""
     tiles = urlsplit(settings.basemap_tiles)
     tile_origin = f" {tiles.scheme}://{tiles.netloc}" if settings.basemap_tiles else ""
     return (f"default-src 'self'; img-src 'self' data:{tile_origin}; style-src 'self'; "
-            "script-src 'self'; frame-ancestors 'none'")
+            "script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+            "frame-ancestors 'none'")
 
 
 def _family(request: Request) -> str:
@@ -170,7 +199,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CitydataError)
     async def _domain(request: Request, exc: CitydataError) -> Response:
-        return render(request, exc.status, exc.code, exc.message, exc.fields)
+        response = render(request, exc.status, exc.code, exc.message, exc.fields)
+        if retry_after := getattr(exc, "retry_after", None):  # a throttle's 429
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -9,4 +9,8 @@ from citydata.settings import Settings
 
 
 def app() -> FastAPI:
-    return create_app(Settings())
+    from citydata.ops.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings)  # in each worker process too (they start with no handlers)
+    return create_app(settings)

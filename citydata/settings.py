@@ -93,10 +93,20 @@ class Settings(BaseSettings):
     webhook_max_in_flight: int = Field(default=50, ge=1, le=1000)
     #: Production refuses webhook URLs on loopback and private addresses (SSRF) unless true.
     webhook_allow_private: bool = False
+    #: Production refuses harvest sources on loopback and private addresses (SSRF) unless
+    #: true, checked when a source is saved and again, after resolving, at every connection.
+    #: Federation nodes (sources of kind "node" and node-to-node calls) are exempt: a city's
+    #: nodes may well live on a private network.
+    harvest_allow_private: bool = False
+    #: Log lines as JSON objects (one a line, with the request id) or as plain text; when
+    #: not set, JSON in production and text elsewhere.
+    log_format: Literal["text", "json"] = "text"
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
         self.home = self.home.expanduser().resolve()
+        if "log_format" not in self.model_fields_set and self.env == "production":
+            self.log_format = "json"
         if not self.database_url:
             self.database_url = f"sqlite:///{self.home / 'citydata.db'}"
         if self.env == "production" and self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:

@@ -74,15 +74,25 @@ def serve(
     ctx: click.Context, host: str | None, port: int | None, reload: bool, workers: int
 ) -> None:
     """Serve the web site and APIs with uvicorn."""
+    import logging
     import os
 
     import uvicorn
+
+    from citydata.ops.logging import configure_logging
 
     settings = _platform(ctx).settings
     host = host or settings.host
     port = port or settings.port
     os.environ.setdefault("CITYDATA_SITE_URL", f"http://{host}:{port}")
-    click.echo(f"Serving {settings.site_title} at http://{host}:{port}/")
+    # Our handler and format for every logger, uvicorn's too; the request middleware writes
+    # the access lines (each worker process configures itself again in citydata.asgi).
+    configure_logging(settings)
+    if settings.log_format == "json":
+        logging.getLogger("citydata").info("serving %s at http://%s:%s/",
+                                           settings.site_title, host, port)
+    else:
+        click.echo(f"Serving {settings.site_title} at http://{host}:{port}/")
     uvicorn.run(
         "citydata.asgi:app",
         factory=True,
@@ -91,6 +101,8 @@ def serve(
         reload=reload,
         workers=None if reload else workers,
         log_level="info",
+        log_config=None,
+        access_log=False,
     )
 
 
@@ -328,7 +340,8 @@ def quality_refresh(ctx: click.Context) -> None:
     default=3600,
     type=int,
     show_default=True,
-    help="Only remove staging files older than this many seconds.",
+    help="Only remove staging files and unreferenced stored files older than this many "
+    "seconds (a file an upload is committing right now is younger).",
 )
 @click.pass_context
 def gc(ctx: click.Context, staging_age: int) -> None:
