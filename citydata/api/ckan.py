@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from citydata import __version__
-from citydata.api.deps import DECLARATION_PARAMS, get_platform, request_ctx
+from citydata.access import throttle
+from citydata.api.deps import DECLARATION_PARAMS, client_address, get_platform, request_ctx
+from citydata.api.openapi import errors, ok
 from citydata.api.uploads import ParsedForm, parse_multipart
 from citydata.catalog import datasets, licenses, organizations, resources, search, users
 from citydata.catalog.context import Ctx
@@ -348,6 +351,18 @@ def help_show(ctx: Ctx, data: dict, files: dict) -> str:
 
 
 # -- routing ---------------------------------------------------------------------------------
+class CkanSuccess(BaseModel):
+    """CKAN's success envelope; ``result`` is the action's answer (see the action's help)."""
+
+    help: str = Field(description="Where the action's documentation is")
+    success: Literal[True]
+    result: Any = Field(description="The action's answer: a dict, a list, a string or null")
+
+
+ACTION_RESPONSES = {**ok(CkanSuccess),
+                    **errors(400, 403, 404, 409, 413, 415, 429, family="ckan")}
+
+
 async def _read_params(request: Request, platform: Any) -> tuple[dict, ParsedForm | None]:
     params: dict[str, Any] = {}
     for key, value in request.query_params.multi_items():
@@ -388,7 +403,9 @@ def _maybe_json(value: str) -> Any:
     return value
 
 
-@router.api_route("/3/action/{name}", methods=["GET", "POST"], include_in_schema=True)
+# GET and POST as routes of their own, so each has its own OpenAPI operation id.
+@router.get("/3/action/{name}", responses=ACTION_RESPONSES)
+@router.post("/3/action/{name}", responses=ACTION_RESPONSES)
 @router.api_route("/action/{name}", methods=["GET", "POST"], include_in_schema=False)
 async def call_action(name: str, request: Request) -> JSONResponse:
     """Call a CKAN action: GET with query parameters, or POST with JSON or multipart."""
@@ -416,12 +433,24 @@ async def call_action(name: str, request: Request) -> JSONResponse:
     )
 
 
+#: Actions that hand out a credential, counted per user and per client (``access.throttle``).
+THROTTLED_ACTIONS = {"api_token_create": "token_create"}
+
+
 async def _run(request: Request, fn: Action, params: dict, files: dict, name: str) -> Any:
     from starlette.concurrency import run_in_threadpool
+
+    kind = THROTTLED_ACTIONS.get(name)
+    client = client_address(request)
 
     def work() -> Any:
         # A bad or expired token is an error even on read actions, as in CKAN.
         with request_ctx(request) as ctx:
-            return fn(ctx, params, files)
+            if kind is None:
+                return fn(ctx, params, files)
+            throttle.check(ctx.session, ctx.settings, ctx.actor.name, client, kind=kind)
+            result = fn(ctx, params, files)
+            throttle.failed(ctx.session, ctx.settings, ctx.actor.name, client, kind=kind)
+            return result
 
     return await run_in_threadpool(work)

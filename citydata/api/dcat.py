@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from citydata.api.deps import request_ctx
+from citydata.api.openapi import TEXT, errors, ok
 from citydata.catalog import datasets
 from citydata.catalog.context import Ctx
 from citydata.catalog.dcat import (
@@ -29,6 +30,10 @@ from citydata.errors import NotFound, field_error
 router = APIRouter(tags=["DCAT-AP"])
 
 PAGE_SIZE = 100
+RDF_RESPONSES = {**ok(media={media: {"schema": {"type": "object"} if "json" in media else TEXT}
+                             for _, media in FORMATS.values()},
+                      description="Turtle, JSON-LD or RDF/XML, as the path's extension says"),
+                 **errors(400, 401, 404)}
 
 
 def _check_format(fmt: str) -> str:
@@ -85,7 +90,8 @@ def _rdf_response(graph: Any, fmt: str) -> Response:
     return Response(content=body, media_type=media_type)
 
 
-@router.get("/catalog.{fmt}", summary="The DCAT-AP 3 catalog, 100 datasets a page (Hydra)")
+@router.get("/catalog.{fmt}", summary="The DCAT-AP 3 catalog, 100 datasets a page (Hydra)",
+            responses=RDF_RESPONSES)
 def catalog(
     fmt: str, request: Request, page: str | None = None, modified_since: str | None = None
 ) -> Response:
@@ -124,7 +130,8 @@ def catalog(
     return _rdf_response(graph, fmt)
 
 
-@router.get("/dataset/{name}.{fmt}", summary="One dataset as DCAT-AP 3")
+@router.get("/dataset/{name}.{fmt}", summary="One dataset as DCAT-AP 3",
+            responses=RDF_RESPONSES)
 def dataset(name: str, fmt: str, request: Request) -> Response:
     """One dataset (by name or id) with its distributions; 404 if the caller may not see it."""
     _check_format(fmt)

@@ -50,7 +50,7 @@ def resolve_actor(request: Request, session: Session) -> Actor:
     token = token_from(request)
     actor = Actor.anonymous()
     if token:
-        actor = users.actor_for_token(session, token)  # raises NotAuthenticated if bad
+        actor = _token_actor(request, session, token)
     elif "session" in request.scope:
         uid = request.session.get("user_id")
         if uid:
@@ -64,6 +64,28 @@ def resolve_actor(request: Request, session: Session) -> Actor:
         purpose=request.headers.get(PURPOSE_HEADER) or params.get(PURPOSE_PARAM),
         agreement=request.headers.get(AGREEMENT_HEADER) or params.get(AGREEMENT_PARAM),
     )
+
+
+def client_address(request: Request) -> str:
+    """The peer address the throttles count against."""
+    return request.client.host if request.client else "unknown"
+
+
+def _token_actor(request: Request, session: Session, token: str) -> Actor:
+    """The token's actor; a client sending many invalid tokens is refused unchecked for a
+    while (429), like a password guesser. The failure is counted in its own transaction, as
+    the request's rolls back with the NotAuthenticated."""
+    from citydata.access import throttle
+
+    platform = get_platform(request)
+    client = client_address(request)
+    throttle.check(session, platform.settings, "", client, kind="token")
+    try:
+        return users.actor_for_token(session, token)
+    except NotAuthenticated:
+        with platform.db.session() as counting:
+            throttle.failed(counting, platform.settings, "", client, kind="token")
+        raise
 
 
 @contextmanager

@@ -5,15 +5,43 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from citydata.api.deps import request_ctx
+from citydata.api.openapi import errors, ok
 from citydata.datastore.diff import MAX_LIMIT, diff_versions
 
 router = APIRouter(prefix="/api/v1/resources", tags=["Datastore"])
 
 
-@router.get("/{resource_id}/diff")
+class SchemaChanges(BaseModel):
+    added: list[dict[str, str]]
+    removed: list[dict[str, str]]
+    retyped: list[dict[str, str]]
+
+
+class VersionDiff(BaseModel):
+    resource_id: str
+    dataset: str
+    from_: int = Field(alias="from")
+    to: int
+    key: list[str] | None = Field(description="The columns rows were matched on; null: whole "
+                                  "rows")
+    key_source: str
+    schema_: SchemaChanges = Field(alias="schema")
+    columns: list[str] = Field(description="Columns in both versions")
+    limit: int
+    summary: dict[str, int] = Field(description="Counts: added, removed, changed, unchanged, "
+                                    "rows_from, rows_to")
+    added: list[dict[str, Any]]
+    removed: list[dict[str, Any]]
+    changed: list[dict[str, Any]]
+    truncated: dict[str, bool]
+
+
+@router.get("/{resource_id}/diff", responses={**ok(VersionDiff),
+                                               **errors(400, 401, 403, 404)})
 async def diff(
     request: Request,
     resource_id: str,

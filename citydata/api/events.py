@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from citydata.api.deps import DECLARATION_PARAMS, get_platform
+from citydata.api.openapi import errors
 from citydata.errors import field_error
 from citydata.events import log as event_log
 from citydata.events.hub import Hub, Subscription
@@ -50,14 +51,9 @@ SSE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Accel-Buffering": "no",  # nginx: pass each event on at once
 }
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {"error": {"type": "object", "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"},
-        "fields": {"type": "object"}}}},
-}
 EVENT_SCHEMA = {
     "type": "object",
+    "required": ["id", "stream", "type", "key", "created_at", "data"],
     "properties": {
         "id": {"type": "integer"}, "stream": {"type": "string"}, "type": {"type": "string"},
         "key": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
@@ -236,6 +232,17 @@ async def _frames(request: Request, sub: Subscription, keepalive: float,
     description="Every stream of events this node publishes, with the types of event it has "
     "and the newest event's id (`last_id`, 0 when empty). Follow one at "
     "`/api/v1/events/{stream}`.",
+    responses={200: {"description": "The streams", "content": {"application/json": {
+        "schema": {"type": "object", "required": ["count", "results"], "properties": {
+            "count": {"type": "integer"},
+            "results": {"type": "array", "items": {
+                "type": "object",
+                "required": ["name", "title", "description", "event_types", "last_id", "url"],
+                "properties": {"name": {"type": "string"}, "title": {"type": "string"},
+                               "description": {"type": "string"},
+                               "event_types": {"type": "array", "items": {"type": "string"}},
+                               "last_id": {"type": "integer"},
+                               "url": {"type": "string"}}}}}}}}}},
 )
 async def list_streams(request: Request) -> dict[str, Any]:
     platform = get_platform(request)
@@ -273,15 +280,13 @@ async def list_streams(request: Request) -> dict[str, Any]:
     responses={
         200: {"description": "A page of events, or an event stream",
               "content": {
-                  "application/json": {"schema": {"type": "object", "properties": {
-                      "events": {"type": "array", "items": EVENT_SCHEMA},
-                      "next_after": {"type": "integer"}}}},
+                  "application/json": {"schema": {
+                      "type": "object", "required": ["events", "next_after"], "properties": {
+                          "events": {"type": "array", "items": EVENT_SCHEMA},
+                          "next_after": {"type": "integer"}}}},
                   "text/event-stream": {"schema": {"type": "string"},
                                         "example": SSE_EXAMPLE}}},
-        400: {"description": "A resume point that is not an event id, or a bad filter",
-              "content": {"application/json": {"schema": ERROR_SCHEMA}}},
-        404: {"description": "No such stream",
-              "content": {"application/json": {"schema": ERROR_SCHEMA}}},
+        **errors(400, 404),
     },
     response_class=JSONResponse,
 )

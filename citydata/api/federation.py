@@ -14,10 +14,13 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from citydata.access import throttle
 from citydata.access.policy import require_sysadmin
-from citydata.api.deps import body_doc, get_platform, json_body, request_ctx
+from citydata.api.deps import body_doc, client_address, get_platform, json_body, request_ctx
+from citydata.api.openapi import Listing, errors, ok
 from citydata.errors import NotAuthenticated, ValidationError
 from citydata.federation import harvest, nodes, sharing
 from citydata.federation.search import federated_search
@@ -57,6 +60,105 @@ TOKEN_BODY = body_doc({"assertion": {"type": "string", "description": "From the 
                        ["assertion"])
 
 
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class HarvestSource(_Open):
+    name: str
+    title: str
+    kind: str
+    url: str
+    schedule: str
+    state: str
+    failures: int
+    include_private: bool
+
+
+class HarvestJob(_Open):
+    """A harvest job's report: what it added, updated, withdrew, left alone, skipped."""
+
+    id: str
+    status: str
+    stage: str | None
+    incremental: bool
+    started: str
+    finished: str | None
+    added: int
+    updated: int
+    withdrawn: int
+    unchanged: int
+    skipped: int
+    errors: Any = Field(description="The records that failed")
+    message: str | None
+
+
+class SourceRemoved(BaseModel):
+    removed: str
+    withdrawn: int
+
+
+class NodeInfo(_Open):
+    federated: bool
+    name: str | None
+
+
+class Node(_Open):
+    name: str
+    title: str | None
+    url: str
+    role: str
+    status: str
+    key_id: str | None
+
+
+class Invite(BaseModel):
+    node: Any
+    code: str
+
+
+class ForwardedRequest(_Open):
+    id: str
+    node: str | None
+    dataset: str | None
+    status: str
+    purpose: str | None
+    created: str
+
+
+class Assertion(BaseModel):
+    assertion: str
+    token_url: str
+    expires_in: int
+    agreement: str | None
+    node: str
+
+
+class AgreementToken(BaseModel):
+    token: str
+    user: str
+    agreement: str
+    scope: str
+    expires_days: int | None
+    datasets: list[str]
+
+
+class FederatedSearch(_Open):
+    q: str
+    count: int
+    results: list[dict[str, Any]]
+    index: dict[str, Any]
+    nodes: list[dict[str, Any]]
+    deadline_ms: int
+    took_ms: int
+
+
+READ = errors(400, 401, 403, 404)
+CHANGE = errors(400, 401, 403, 404, 409)
+#: Node-to-node routes: an unsigned or badly signed request is a 401.
+SIGNED = errors(400, 401, 403, 404, 409)
+
+
 def _require_signed_in(ctx: Any) -> None:
     if not ctx.actor.is_authenticated:
         raise NotAuthenticated("Sign in (or send an API token)")
@@ -65,7 +167,8 @@ def _require_signed_in(ctx: Any) -> None:
 # ---------------------------------------------------------------- harvesting
 
 
-@router.get("/harvest/sources", summary="Harvest sources")
+@router.get("/harvest/sources", summary="Harvest sources",
+    responses={**ok(Listing), **READ})
 async def list_sources(request: Request) -> dict[str, Any]:
     """Every harvest source with its schedule, last job and how fresh its copy is."""
 
@@ -80,7 +183,8 @@ async def list_sources(request: Request) -> dict[str, Any]:
 
 
 @router.post("/harvest/sources", status_code=201, summary="Add a harvest source",
-             openapi_extra=SOURCE_BODY)
+             openapi_extra=SOURCE_BODY,
+    responses={**ok(HarvestSource, status=201), **CHANGE})
 async def add_source(request: Request) -> Response:
     """``name``, ``kind`` (ckan or dcat), ``url``, ``organization`` (where harvested datasets
     go; you must administer it), ``schedule`` (manual, hourly, daily, weekly), ``title``,
@@ -95,7 +199,8 @@ async def add_source(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(run), status_code=201)
 
 
-@router.get("/harvest/sources/{name}", summary="One harvest source and its recent jobs")
+@router.get("/harvest/sources/{name}", summary="One harvest source and its recent jobs",
+    responses={**ok(HarvestSource), **READ})
 async def show_source(request: Request, name: str) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with request_ctx(request) as ctx:
@@ -108,7 +213,8 @@ async def show_source(request: Request, name: str) -> dict[str, Any]:
     return await run_in_threadpool(run)
 
 
-@router.delete("/harvest/sources/{name}", summary="Remove a harvest source")
+@router.delete("/harvest/sources/{name}", summary="Remove a harvest source",
+    responses={**ok(SourceRemoved), **CHANGE})
 async def remove_source(request: Request, name: str,
                         keep_datasets: bool = Query(False, description="Keep what it "
                                                     "harvested (default: withdraw it)")
@@ -125,7 +231,8 @@ async def remove_source(request: Request, name: str,
 @router.patch("/harvest/sources/{name}", summary="Change a harvest source",
               openapi_extra=body_doc({k: v for k, v in SOURCE_BODY["requestBody"]["content"][
                   "application/json"]["schema"]["properties"].items()
-                  if k in harvest.EDITABLE}, []))
+                  if k in harvest.EDITABLE}, []),
+    responses={**ok(HarvestSource), **CHANGE})
 async def update_source(request: Request, name: str) -> dict[str, Any]:
     """``title``, ``url`` (a new URL makes the next run a full one), ``schedule``, ``api_key``,
     ``include_private``."""
@@ -140,7 +247,8 @@ async def update_source(request: Request, name: str) -> dict[str, Any]:
     return await run_in_threadpool(run)
 
 
-@router.post("/harvest/sources/{name}/run", summary="Harvest now")
+@router.post("/harvest/sources/{name}/run", summary="Harvest now",
+    responses={**ok(HarvestJob), **CHANGE})
 async def run_source(request: Request, name: str,
                      full: bool = Query(False, description="Ignore the high-water mark")
                      ) -> dict[str, Any]:
@@ -159,7 +267,8 @@ async def run_source(request: Request, name: str,
     return await run_in_threadpool(harvest.run_harvest, platform, name, full=full)
 
 
-@router.get("/harvest/jobs/{job_id}", summary="A harvest job's report")
+@router.get("/harvest/jobs/{job_id}", summary="A harvest job's report",
+    responses={**ok(HarvestJob), **READ})
 async def job_report(request: Request, job_id: str) -> dict[str, Any]:
     """Counts (added, updated, withdrawn, unchanged, skipped, errors) and each error with the
     source record it came from."""
@@ -174,13 +283,15 @@ async def job_report(request: Request, job_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- nodes
 
 
-@router.get("/federation/node", summary="This node's identity")
+@router.get("/federation/node", summary="This node's identity",
+    responses=ok(NodeInfo))
 async def this_node(request: Request) -> dict[str, Any]:
     """Name, URL and Ed25519 public key (with its key id) of this node."""
     return nodes.node_info(get_platform(request).settings)
 
 
-@router.get("/federation/nodes", summary="Nodes this node knows")
+@router.get("/federation/nodes", summary="Nodes this node knows",
+    responses={**ok(Listing), **READ})
 async def known_nodes(request: Request) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with request_ctx(request) as ctx:
@@ -191,7 +302,8 @@ async def known_nodes(request: Request) -> dict[str, Any]:
 
 
 @router.post("/federation/nodes", status_code=201, summary="Register a node (signed)",
-             openapi_extra=REGISTRATION_BODY)
+             openapi_extra=REGISTRATION_BODY,
+    responses={**ok(Node, status=201), **SIGNED})
 async def register_node(request: Request) -> Response:
     """An owner node registers with a one-time code, signed with the key it registers."""
     platform = get_platform(request)
@@ -203,7 +315,8 @@ async def register_node(request: Request) -> Response:
 
 
 @router.post("/federation/invites", status_code=201, summary="Invite a node (sysadmin)",
-             openapi_extra=INVITE_BODY)
+             openapi_extra=INVITE_BODY,
+    responses={**ok(Invite, status=201), **CHANGE})
 async def invite_node(request: Request) -> Response:
     """``node`` (its name) and ``organization`` (where its datasets are catalogued here):
     answers with a one-time registration code, valid for 7 days."""
@@ -225,13 +338,15 @@ def _raw_path(request: Request) -> str:
     return raw.decode("latin-1") if isinstance(raw, bytes) and raw else request.url.path
 
 
-@router.post("/federation/nodes/{name}/suspend", summary="Suspend a node (sysadmin)")
+@router.post("/federation/nodes/{name}/suspend", summary="Suspend a node (sysadmin)",
+    responses={**ok(Node), **CHANGE})
 async def suspend_node(request: Request, name: str) -> dict[str, Any]:
     """Its signed requests are refused and it is neither harvested nor searched."""
     return await _set_status(request, name, "suspended")
 
 
-@router.post("/federation/nodes/{name}/resume", summary="Make a suspended node active")
+@router.post("/federation/nodes/{name}/resume", summary="Make a suspended node active",
+    responses={**ok(Node), **CHANGE})
 async def resume_node(request: Request, name: str) -> dict[str, Any]:
     return await _set_status(request, name, "active")
 
@@ -256,7 +371,8 @@ async def _signed(request: Request, role: str | None = None) -> tuple[Federation
 
 
 @router.post("/federation/inbox/requests", status_code=201,
-             summary="An access request forwarded by the registry (signed)")
+             summary="An access request forwarded by the registry (signed)",
+    responses={**ok(_Open, status=201), **SIGNED})
 async def inbox_request(request: Request) -> Response:
     node, body = await _signed(request, role="registry")
     try:
@@ -268,7 +384,8 @@ async def inbox_request(request: Request) -> Response:
 
 
 @router.get("/federation/inbox/requests/{reference}",
-            summary="What became of a forwarded request (signed)")
+            summary="What became of a forwarded request (signed)",
+    responses={**ok(_Open), **SIGNED})
 async def inbox_status(request: Request, reference: str) -> dict[str, Any]:
     node, _ = await _signed(request, role="registry")
     return await run_in_threadpool(sharing.inbox_status, get_platform(request), node,
@@ -276,19 +393,34 @@ async def inbox_status(request: Request, reference: str) -> dict[str, Any]:
 
 
 @router.post("/federation/token", summary="Exchange a registry assertion for a token",
-             openapi_extra=TOKEN_BODY)
+             openapi_extra=TOKEN_BODY,
+    responses={**ok(AgreementToken), **CHANGE})
 async def exchange_token(request: Request) -> dict[str, Any]:
     """``assertion``: what the registry gave you for an approved request. Answers with an API
     token bound to that agreement, to query this node's data under it."""
     data = await json_body(request)
-    return await run_in_threadpool(sharing.exchange, get_platform(request),
-                                   data.get("assertion"))
+    platform = get_platform(request)
+    client = client_address(request)
+
+    def run() -> dict[str, Any]:
+        # Failed exchanges per client are throttled like failed sign-ins (access.throttle).
+        with platform.db.session() as session:
+            throttle.check(session, platform.settings, "", client, kind="assertion")
+        try:
+            return sharing.exchange(platform, data.get("assertion"))
+        except NotAuthenticated:
+            with platform.db.session() as session:
+                throttle.failed(session, platform.settings, "", client, kind="assertion")
+            raise
+
+    return await run_in_threadpool(run)
 
 
 # ---------------------------------------------------------------- registry: search, requests
 
 
-@router.get("/federation/search", summary="Live search across the registry and its nodes")
+@router.get("/federation/search", summary="Live search across the registry and its nodes",
+    responses={**ok(FederatedSearch), **READ})
 async def search(request: Request, q: str = Query("", description="Words to look for"),
                  rows: int = Query(20, description="At most this many results (1–50)"),
                  deadline_ms: int | None = Query(None, description="Wait at most this long "
@@ -305,7 +437,8 @@ async def search(request: Request, q: str = Query("", description="Words to look
 
 @router.post("/federation/access-requests", status_code=201,
              summary="Request access to a dataset held at another node",
-             openapi_extra=FORWARD_BODY)
+             openapi_extra=FORWARD_BODY,
+    responses={**ok(ForwardedRequest, status=201), **errors(400, 401, 403, 404, 409, 503)})
 async def forward_request(request: Request) -> Response:
     """``dataset`` and the purpose form of ``POST /api/v1/agreements``; forwarded, signed, to
     the node holding the data, whose owner decides it."""
@@ -319,7 +452,8 @@ async def forward_request(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(run), status_code=201)
 
 
-@router.get("/federation/access-requests", summary="Your requests forwarded to other nodes")
+@router.get("/federation/access-requests", summary="Your requests forwarded to other nodes",
+    responses={**ok(Listing), **READ})
 async def my_requests(request: Request) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with request_ctx(request) as ctx:
@@ -329,7 +463,8 @@ async def my_requests(request: Request) -> dict[str, Any]:
     return await run_in_threadpool(run)
 
 
-@router.get("/federation/access-requests/{request_id}", summary="One forwarded request")
+@router.get("/federation/access-requests/{request_id}", summary="One forwarded request",
+    responses={**ok(ForwardedRequest), **READ})
 async def show_request(request: Request, request_id: str) -> dict[str, Any]:
     platform = get_platform(request)
 
@@ -342,7 +477,8 @@ async def show_request(request: Request, request_id: str) -> dict[str, Any]:
 
 
 @router.post("/federation/access-requests/{request_id}/assertion",
-             summary="A short-lived assertion to exchange at the owner node")
+             summary="A short-lived assertion to exchange at the owner node",
+    responses={**ok(Assertion), **CHANGE})
 async def get_assertion(request: Request, request_id: str) -> dict[str, Any]:
     platform = get_platform(request)
 

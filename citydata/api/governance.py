@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
@@ -19,6 +20,7 @@ from citydata.access.access_log import LogFilter, access_log, access_log_csv
 from citydata.access.agreement_views import agreement_dict, list_mine, register, register_entry
 from citydata.access.odrl import to_odrl
 from citydata.api.deps import body_doc, get_platform, json_body, request_ctx
+from citydata.api.openapi import TEXT, Listing, errors, ok
 from citydata.catalog.context import Ctx
 
 router = APIRouter(prefix="/api/v1", tags=["Governed sharing"])
@@ -62,6 +64,59 @@ APPROVE_BODY = body_doc({
 NOTE_BODY = body_doc({"note": {"type": "string", "maxLength": 5000}}, ["note"])
 
 
+class AgreementPublic(BaseModel):
+    """An agreement as a party sees it (the register shows the public part of the same)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    reference: str
+    title: str
+    status: str
+    status_label: str
+    provider: dict[str, Any] | None
+    recipients: list[dict[str, Any]]
+    datasets: list[dict[str, Any]]
+    purpose: str
+    lawful_basis: str
+    conditions: dict[str, Any]
+    links: dict[str, str]
+
+
+class AccessLog(BaseModel):
+    organization: str
+    count: int
+    results: list[dict[str, Any]]
+    summary: dict[str, list[dict[str, Any]]]
+
+
+class Notifications(BaseModel):
+    unread: int
+    results: list[dict[str, Any]]
+
+
+class Marked(BaseModel):
+    marked: int
+
+
+class Vocabularies(BaseModel):
+    purposes: dict[str, str]
+    lawful_bases: dict[str, str]
+    special_category_conditions: dict[str, str]
+    restriction_reasons: dict[str, str]
+    discovery: dict[str, str]
+    actions: dict[str, str]
+    statuses: dict[str, str]
+
+
+#: Beyond any real list, and within what every database's OFFSET takes (SQLite: 64 bits).
+MAX_OFFSET = 1_000_000_000
+#: Reading needs a sign-in (401); a party's view of someone else's agreement is a 404.
+READ = errors(400, 401, 403, 404)
+#: Changes also meet the agreement's state (409) and the form's checks (400).
+CHANGE = errors(400, 401, 403, 404, 409)
+
+
 def _deliver(request: Request) -> BackgroundTask:
     """Send the notices a governance action queued, after the response (and its commit)."""
     platform = get_platform(request)
@@ -77,7 +132,8 @@ async def _change(request: Request, work: Callable[[Ctx], Any], status: int = 20
     return JSONResponse(result, status_code=status, background=_deliver(request))
 
 
-@router.get("/agreements", summary="Agreements you are party to")
+@router.get("/agreements", summary="Agreements you are party to",
+            responses={**ok(Listing), **READ})
 async def list_agreements(
     request: Request,
     role: str = Query("all", description="all, recipient or provider"),
@@ -94,7 +150,7 @@ async def list_agreements(
 
 
 @router.post("/agreements", status_code=201, summary="Request access (or draft an agreement)",
-             openapi_extra=REQUEST_BODY)
+             openapi_extra=REQUEST_BODY, responses={**ok(AgreementPublic, status=201), **CHANGE})
 async def create_agreement(request: Request) -> Response:
     """Request access to shared or restricted datasets: ``datasets``, ``purpose`` (a code),
     ``purpose_detail``, ``lawful_basis``, ``special_category_condition`` (special category
@@ -105,7 +161,8 @@ async def create_agreement(request: Request) -> Response:
     return await _change(request, lambda ctx: agreements.create(ctx, data), status=201)
 
 
-@router.get("/agreements/{ref}", summary="One agreement, with its history")
+@router.get("/agreements/{ref}", summary="One agreement, with its history",
+            responses={**ok(AgreementPublic), **READ})
 async def show_agreement(request: Request, ref: str) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with request_ctx(request) as ctx:
@@ -114,13 +171,15 @@ async def show_agreement(request: Request, ref: str) -> dict[str, Any]:
     return await run_in_threadpool(run)
 
 
-@router.patch("/agreements/{ref}", summary="Edit a draft request")
+@router.patch("/agreements/{ref}", summary="Edit a draft request",
+              responses={**ok(AgreementPublic), **CHANGE})
 async def edit_agreement(request: Request, ref: str) -> Response:
     data = await json_body(request)
     return await _change(request, lambda ctx: agreements.update_draft(ctx, ref, data))
 
 
-@router.post("/agreements/{ref}/submit", summary="Submit a draft request")
+@router.post("/agreements/{ref}/submit", summary="Submit a draft request",
+             responses={**ok(AgreementPublic), **CHANGE})
 async def submit_agreement(request: Request, ref: str) -> Response:
     data = await json_body(request)
     return await _change(request, lambda ctx: agreements.submit(ctx, ref, str(data.get("note")
@@ -128,7 +187,7 @@ async def submit_agreement(request: Request, ref: str) -> Response:
 
 
 @router.post("/agreements/{ref}/approve", summary="Approve, setting the conditions",
-             openapi_extra=APPROVE_BODY)
+             openapi_extra=APPROVE_BODY, responses={**ok(AgreementPublic), **CHANGE})
 async def approve_agreement(request: Request, ref: str) -> Response:
     """The publisher's data owners approve: ``actions``, ``columns``, ``min_cell_count``,
     ``retention_days``, ``start_date``, ``end_date``, ``no_onward_sharing``, ``note``."""
@@ -137,21 +196,21 @@ async def approve_agreement(request: Request, ref: str) -> Response:
 
 
 @router.post("/agreements/{ref}/refuse", summary="Refuse a request (note required)",
-             openapi_extra=NOTE_BODY)
+             openapi_extra=NOTE_BODY, responses={**ok(AgreementPublic), **CHANGE})
 async def refuse_agreement(request: Request, ref: str) -> Response:
     data = await json_body(request)
     return await _change(request, lambda ctx: agreements.refuse(ctx, ref, data.get("note")))
 
 
 @router.post("/agreements/{ref}/request-info", summary="Ask the requester for more information",
-             openapi_extra=NOTE_BODY)
+             openapi_extra=NOTE_BODY, responses={**ok(AgreementPublic), **CHANGE})
 async def request_info(request: Request, ref: str) -> Response:
     data = await json_body(request)
     return await _change(request, lambda ctx: agreements.request_info(ctx, ref, data.get("note")))
 
 
 @router.post("/agreements/{ref}/revoke", summary="Revoke an agreement now (note required)",
-             openapi_extra=NOTE_BODY)
+             openapi_extra=NOTE_BODY, responses={**ok(AgreementPublic), **CHANGE})
 async def revoke_agreement(request: Request, ref: str) -> Response:
     """Ends the agreement at once: the next request under it is refused, open streams stop."""
     data = await json_body(request)
@@ -159,7 +218,10 @@ async def revoke_agreement(request: Request, ref: str) -> Response:
 
 
 @router.get("/agreements/{ref}/odrl", summary="The agreement as an ODRL 2.2 policy (JSON-LD)",
-            response_class=JSONResponse)
+            response_class=JSONResponse, responses={
+                **ok(media={"application/ld+json": {"schema": {
+                    "type": "object", "required": ["@context", "@type", "uid"]}}}),
+                **READ})
 async def agreement_odrl(request: Request, ref: str) -> Response:
     """Parties get every agreement; anyone gets those in the public register."""
 
@@ -177,7 +239,8 @@ async def agreement_odrl(request: Request, ref: str) -> Response:
 
 
 # -- the public register -------------------------------------------------------------------------
-@router.get("/register", summary="The public register of data sharing agreements")
+@router.get("/register", summary="The public register of data sharing agreements",
+            responses={**ok(Listing), **errors(400, 404)})
 async def public_register(
     request: Request,
     status: str = Query("", description="active, approved, expired or revoked"),
@@ -185,7 +248,7 @@ async def public_register(
     purpose: str = Query("", description="Purpose code"),
     q: str = Query("", description="Words in the title or purpose"),
     limit: int = Query(100, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> dict[str, Any]:
     """Approved, active, expired and revoked agreements: parties, datasets, purpose, lawful
     basis, dates and DPIA — never the data, never the names of individual people."""
@@ -199,7 +262,8 @@ async def public_register(
     return await run_in_threadpool(run)
 
 
-@router.get("/register/{ref}", summary="One agreement in the public register")
+@router.get("/register/{ref}", summary="One agreement in the public register",
+            responses={**ok(AgreementPublic), **errors(400, 404)})
 async def public_register_entry(request: Request, ref: str) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with request_ctx(request, anonymous_on_bad_token=True) as ctx:
@@ -215,13 +279,14 @@ def _log_filter(dataset: str, user: str, agreement: str, kind: str, since: str,
                      until=until)
 
 
-@router.get("/organizations/{name}/access-log", summary="Who used this publisher's data")
+@router.get("/organizations/{name}/access-log", summary="Who used this publisher's data",
+            responses={**ok(AccessLog), **READ})
 async def organization_access_log(
     request: Request, name: str,
     dataset: str = Query(""), user: str = Query(""), agreement: str = Query(""),
     kind: str = Query("", description="data (reads), governance, or both"),
     since: str = Query(""), until: str = Query(""),
-    limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> dict[str, Any]:
     """The publisher's audit entries, newest first, with totals by user, dataset, agreement
     and purpose. Its data owners (organisation admins) only."""
@@ -235,7 +300,8 @@ async def organization_access_log(
 
 
 @router.get("/organizations/{name}/access-log.csv", summary="The access log as CSV",
-            response_class=StreamingResponse)
+            response_class=StreamingResponse,
+            responses={**ok(media={"text/csv": {"schema": TEXT}}), **READ})
 async def organization_access_log_csv(
     request: Request, name: str,
     dataset: str = Query(""), user: str = Query(""), agreement: str = Query(""),
@@ -264,7 +330,8 @@ async def organization_access_log_csv(
 
 
 # -- notifications and vocabularies ----------------------------------------------------------
-@router.get("/notifications", summary="Your notifications")
+@router.get("/notifications", summary="Your notifications",
+            responses={**ok(Notifications), **errors(401)})
 async def my_notifications(request: Request) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with request_ctx(request) as ctx:
@@ -274,7 +341,8 @@ async def my_notifications(request: Request) -> dict[str, Any]:
     return await run_in_threadpool(run)
 
 
-@router.post("/notifications/read", summary="Mark notifications read")
+@router.post("/notifications/read", summary="Mark notifications read",
+             responses={**ok(Marked), **errors(400, 401)})
 async def read_notifications(request: Request) -> dict[str, Any]:
     """``{"id": ...}`` marks one; an empty body marks them all."""
     data = await json_body(request)
@@ -286,7 +354,8 @@ async def read_notifications(request: Request) -> dict[str, Any]:
     return await run_in_threadpool(run)
 
 
-@router.get("/vocabularies/governance", summary="Purposes, lawful bases and other codes")
+@router.get("/vocabularies/governance", summary="Purposes, lawful bases and other codes",
+            responses=ok(Vocabularies))
 def governance_vocabularies() -> dict[str, Any]:
     """The controlled vocabularies agreements use, code → label."""
     return {

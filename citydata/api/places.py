@@ -5,15 +5,56 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from citydata.api.deps import request_ctx
+from citydata.api.openapi import errors, ok
 from citydata.geo.places import council_services, lookup
 
 router = APIRouter(prefix="/api/v1/places", tags=["Places"])
 
 
-@router.get("/lookup", summary="Which borough and LSOA a postcode or point is in")
+class Point(BaseModel):
+    lat: float
+    lon: float
+    easting: float
+    northing: float
+
+
+class Publisher(BaseModel):
+    name: str
+    title: str
+
+
+class Borough(BaseModel):
+    gss_code: str
+    name: str
+    publisher: Publisher | None
+
+
+class Lsoa(BaseModel):
+    code: str
+    name: str
+
+
+class Place(BaseModel):
+    postcode: str | None
+    point: Point
+    borough: Borough
+    lsoa: Lsoa | None
+    attribution: str
+
+
+class PlaceServices(Place):
+    services: list[dict[str, Any]]
+
+
+PLACE_ERRORS = errors(400, 404)
+
+
+@router.get("/lookup", summary="Which borough and LSOA a postcode or point is in",
+            responses={**ok(Place), **PLACE_ERRORS})
 async def place_lookup(
     request: Request,
     postcode: str = Query("", max_length=20, description="A UK postcode, e.g. SE10 9NN"),
@@ -32,7 +73,8 @@ async def place_lookup(
     return await run_in_threadpool(run)
 
 
-@router.get("/council-services", summary="A council's service pages, by postcode or point")
+@router.get("/council-services", summary="A council's service pages, by postcode or point",
+            responses={**ok(PlaceServices), **PLACE_ERRORS})
 async def council_service_pages(
     request: Request,
     postcode: str = Query("", max_length=20, description="A UK postcode"),

@@ -13,15 +13,17 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from citydata.api.deps import request_ctx
+from citydata.api.openapi import FEATURE_COLLECTION, errors, ok
 from citydata.errors import QueryError
 from citydata.geo.crs import CRS84, SUPPORTED, parse_bbox
 from citydata.storage.models import RefBorough, RefLsoa
 
 router = APIRouter(prefix="/api/v1/reference", tags=["Places"])
+GEOJSON = ok(media={"application/geo+json": {"schema": FEATURE_COLLECTION}})
 
 
 @router.get("/boroughs.geojson", summary="The 33 London borough boundaries (GeoJSON)",
-            response_class=Response)
+            response_class=Response, responses=GEOJSON)
 async def boroughs_geojson(request: Request) -> Response:
     """One feature per borough (GSS code and name), WGS84 — what maps draw beneath the data
     when there is no internet. Cached by the client for a day."""
@@ -47,7 +49,7 @@ MAX_LSOAS = 1500
 
 
 @router.get("/lsoas.geojson", summary="London LSOA boundaries in a box (GeoJSON)",
-            response_class=Response)
+            response_class=Response, responses={**GEOJSON, **errors(400)})
 async def lsoas_geojson(request: Request,
                         bbox: str = Query(..., max_length=200,
                                           description="minlon,minlat,maxlon,maxlat")) -> Response:

@@ -14,13 +14,16 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from citydata.access.actors import Actor
 from citydata.access.guard import guarded
 from citydata.api.deps import DECLARATION_PARAMS, request_ctx
+from citydata.api.openapi import BINARY, FEATURE_COLLECTION, TEXT, errors, ok
 from citydata.datastore import aggregate
 from citydata.datastore import query as rows
+from citydata.datastore.export import FORMATS as EXPORT_MEDIA
 from citydata.datastore.export import Export, prepare_export
 from citydata.datastore.query import (
     OPERATORS,
@@ -57,6 +60,46 @@ class ExportFormat(StrEnum):
 
 
 AGGREGATE_RESERVED = ("_group", "_measure", "_size", "version", *DECLARATION_PARAMS)
+
+
+class ColumnInfo(BaseModel):
+    name: str
+    type: str = Field(description="The CKAN type: text, numeric, int, timestamp, ...")
+
+
+class RowsPage(BaseModel):
+    """A page of rows (``_shape=objects`` or ``arrays``)."""
+
+    rows: list[dict[str, Any]] | list[list[Any]]
+    next: str | None = Field(description="The keyset token of the next page; null at the end")
+    next_url: str | None
+    total: int | None
+    facets: dict[str, Any]
+    columns: list[ColumnInfo]
+
+
+class AggregateResult(BaseModel):
+    resource_id: str
+    version: int
+    group_by: list[str]
+    measures: list[str]
+    groups: list[dict[str, Any]] = Field(description="Each group's values, ``count`` and "
+                                         "``<fn>_<column>`` measures, largest first")
+    truncated: bool
+    min_cell_count: int | None
+    suppressed_groups: int
+
+
+class SyntheticSample(BaseModel):
+    resource_id: str
+    version: int
+    synthetic: bool
+    columns: list[ColumnInfo]
+    rows: list[dict[str, Any]]
+    note: str
+
+
+READ_ERRORS = errors(400, 401, 403, 404)
 
 
 def parse_rows_params(
@@ -129,6 +172,9 @@ def _timeout(request: Request) -> float:
     summary="Query a resource's rows",
     description=FILTER_HELP,
     response_model=None,
+    responses={**ok(RowsPage | list[dict[str, Any]],  # type: ignore[arg-type]
+                    description="A page of rows; a bare list of rows with _shape=array"),
+               **READ_ERRORS},
 )
 async def get_rows(
     request: Request,
@@ -184,6 +230,14 @@ async def get_rows(
     summary="Export a resource's rows (streamed)",
     description="Every row matching the same filters, sort and `_col` as `/rows`. " + FILTER_HELP,
     response_class=StreamingResponse,
+    responses={**ok(media={
+        EXPORT_MEDIA["csv"]: {"schema": TEXT},
+        EXPORT_MEDIA["json"]: {"schema": {"type": "array", "items": {"type": "object"}}},
+        EXPORT_MEDIA["ndjson"]: {"schema": TEXT},
+        EXPORT_MEDIA["parquet"]: {"schema": BINARY},
+        EXPORT_MEDIA["geojson"]: {"schema": FEATURE_COLLECTION},
+    }, description="Every matching row in the format asked for"),
+               **READ_ERRORS},
 )
 async def export_rows(
     request: Request,
@@ -231,6 +285,7 @@ def _query_note(request: Request) -> str:
         "filters are not accepted and min/max are not offered."
     ),
     response_model=None,
+    responses={**ok(AggregateResult), **READ_ERRORS},
 )
 async def aggregate_rows(
     request: Request,
@@ -269,6 +324,7 @@ async def aggregate_rows(
     description="Made-up rows with the real columns and types, for restricted data whose "
     "publisher offers one (and for anyone who may read the data). Never real records.",
     response_model=None,
+    responses={**ok(SyntheticSample), **READ_ERRORS},
 )
 async def sample_rows(
     request: Request,

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from citydata.api.deps import body_doc, get_platform, json_body, request_ctx
+from citydata.api.openapi import errors
 from citydata.catalog.context import Ctx
 from citydata.errors import NotAuthenticated
 from citydata.events import webhooks
@@ -25,19 +26,6 @@ router = APIRouter(prefix="/api/v1", tags=["Webhooks"])
 
 
 # ---------------------------------------------------------------- documented shapes
-
-
-class ErrorDetail(BaseModel):
-    code: str = Field(examples=["validation_error"])
-    message: str = Field(examples=["url: Must start with http:// or https://"])
-    fields: dict[str, list[str]] = Field(default_factory=dict,
-                                         examples=[{"url": ["Must start with http://"]}])
-
-
-class ErrorResponse(BaseModel):
-    """The native API's error shape."""
-
-    error: ErrorDetail
 
 
 class WebhookPublic(BaseModel):
@@ -97,15 +85,8 @@ class Deleted(BaseModel):
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    meaning = {400: "Bad input: the message and fields say what to change",
-               401: "No API token, or one that is not valid",
-               403: "The token's scope does not allow this (a read token changes nothing)",
-               404: "No such webhook among yours"}
-    out: dict[int | str, dict[str, Any]] = {
-        s: {"model": ErrorResponse, "description": meaning[s]} for s in statuses}
-    # Bad parameters are 400s in this shape too (FastAPI would otherwise document a 422).
-    out["default"] = {"model": ErrorResponse, "description": "Any other error, same shape"}
-    return out
+    # Every route here needs a token; bad parameters are 400s in the native shape.
+    return errors(*sorted({400, 401, *statuses}))
 
 
 CREATE_BODY = body_doc({
@@ -220,7 +201,8 @@ async def replay_webhook(request: Request, webhook_id: str) -> dict[str, Any]:
 async def list_deliveries(
     request: Request, webhook_id: str,
     status: str = Query("", description="retrying, dead or delivered (default: all)"),
-    after: int = Query(0, ge=0, description="Only events after this id (for paging)"),
+    after: int = Query(0, ge=0, le=2**63 - 1,
+                       description="Only events after this id (for paging)"),
     limit: int = Query(100, ge=1, le=1000, description="At most this many"),
 ) -> dict[str, Any]:
     """Events that did not arrive at the first attempt, by event id. Deliveries that

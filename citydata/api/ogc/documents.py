@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from citydata.api.openapi import OgcException
 from citydata.geo import items
 
 F1 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
@@ -60,7 +61,8 @@ def _param(name: str, description: str, schema: dict[str, Any], *, where: str = 
 
 _EXCEPTION = {"description": "An error in the OGC exception shape", "content": {
     "application/json": {"schema": {"$ref": "#/components/schemas/exception"}}}}
-_ERRORS = {"400": _EXCEPTION, "403": _EXCEPTION, "404": _EXCEPTION, "500": _EXCEPTION}
+#: 401: a bad API token; 429: after many bad tokens from one client (throttled).
+_ERRORS = {str(status): _EXCEPTION for status in (400, 401, 403, 404, 429, 500)}
 
 
 def _get(summary: str, op: str, params: list[dict[str, Any]], media: str,
@@ -136,9 +138,7 @@ def openapi_doc(site_url: str, site_title: str) -> dict[str, Any]:
             ], "application/vnd.mapbox-vector-tile", {"type": "string", "format": "binary"}),
         },
         "components": {"schemas": {
-            "exception": {"type": "object", "required": ["code"], "properties": {
-                "code": {"type": "string"}, "type": {"type": "string"},
-                "description": {"type": "string"}, "status": {"type": "integer"}}},
+            "exception": OgcException.model_json_schema(),
             "featureGeoJSON": {"type": "object", "required": ["type", "geometry", "properties"],
                                "properties": {"type": {"type": "string", "enum": ["Feature"]},
                                               "geometry": {"nullable": True},

@@ -12,9 +12,11 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from citydata.api.deps import get_platform, request_ctx
+from citydata.api.openapi import FEATURE_COLLECTION, TEXT, Listing, errors, ok
 from citydata.errors import NotFound, ValidationError, field_error
 from citydata.services.planning import history, query, stats
 from citydata.services.planning.ingest import STANDARD_FIELDS
@@ -26,6 +28,49 @@ router = APIRouter(prefix="/api/v1/planning", tags=["Planning Datahub"])
 
 SEARCH_PARAMS = (*query.FILTERS, "sort", "limit", "offset", "format")
 EXPORT_CAP = 1_000_000
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ApplicationPage(BaseModel):
+    count: int
+    offset: int
+    limit: int
+    results: list[dict[str, Any]]
+
+
+class Application(_Open):
+    """An application in the London planning application standard, with where each value
+    came from and its history."""
+
+    id: str
+    provenance: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
+class Dashboard(_Open):
+    feed: str | None
+    applications: int
+    by_status: dict[str, int]
+    by_type: dict[str, int]
+    approval_rate: float | None
+
+
+class Scorecard(_Open):
+    feed: str
+    lpa_name: str | None
+    applications: int
+    completeness: dict[str, float | None]
+
+
+class Run(_Open):
+    id: str
+    issues: list[dict[str, Any]]
+
+
+READ = errors(400, 404)
 
 
 def _params(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
@@ -87,7 +132,11 @@ def _export(request: Request, f: query.Filter, sort: str, fmt: str, cap: int
         "Content-Disposition": 'attachment; filename="planning-applications.geojson"'})
 
 
-@router.get("/applications", summary="Search planning applications")
+@router.get("/applications", summary="Search planning applications", responses={
+    **ok(ApplicationPage, media={"text/csv; charset=utf-8": {"schema": TEXT},
+                                 "application/geo+json": {"schema": FEATURE_COLLECTION}},
+         description="A page of applications (JSON), or every match as CSV or GeoJSON"),
+    **READ})
 async def search_applications(
     request: Request,
     lpa: str | None = Query(None, description="Authority: feed slug or GSS code, comma list"),
@@ -130,7 +179,8 @@ async def search_applications(
     return await run_in_threadpool(run)
 
 
-@router.get("/applications/{app_id}", summary="One planning application, with its history")
+@router.get("/applications/{app_id}", summary="One planning application, with its history",
+            responses={**ok(Application), **READ})
 async def show_application(request: Request, app_id: str) -> dict[str, Any]:
     """The application, where each of its values came from (feed, run, export hash, row,
     source value) and every change to it, oldest first."""
@@ -145,7 +195,8 @@ async def show_application(request: Request, app_id: str) -> dict[str, Any]:
     return await run_in_threadpool(run)
 
 
-@router.get("/authorities", summary="The planning authorities and their feeds")
+@router.get("/authorities", summary="The planning authorities and their feeds",
+            responses=ok(Listing))
 async def list_authorities(request: Request) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with request_ctx(request) as ctx:
@@ -155,7 +206,8 @@ async def list_authorities(request: Request) -> dict[str, Any]:
     return await run_in_threadpool(run)
 
 
-@router.get("/authorities/{slug}", summary="An authority's dashboard figures")
+@router.get("/authorities/{slug}", summary="An authority's dashboard figures",
+            responses={**ok(Dashboard), **READ})
 async def authority_dashboard(request: Request, slug: str) -> dict[str, Any]:
     """Volumes by month, decision times, approval rate, housing units in the pipeline."""
 
@@ -168,7 +220,8 @@ async def authority_dashboard(request: Request, slug: str) -> dict[str, Any]:
     return await run_in_threadpool(run)
 
 
-@router.get("/quality", summary="The data quality scorecard of every authority")
+@router.get("/quality", summary="The data quality scorecard of every authority",
+            responses=ok(Listing))
 async def quality(request: Request) -> dict[str, Any]:
     """Completeness per field, validity, timeliness (decision to publication) and open
     issues, per authority."""
@@ -181,7 +234,8 @@ async def quality(request: Request) -> dict[str, Any]:
     return await run_in_threadpool(run)
 
 
-@router.get("/quality/{slug}", summary="One authority's data quality scorecard")
+@router.get("/quality/{slug}", summary="One authority's data quality scorecard",
+            responses={**ok(Scorecard), **READ})
 async def quality_of(request: Request, slug: str) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with request_ctx(request) as ctx:
@@ -192,7 +246,7 @@ async def quality_of(request: Request, slug: str) -> dict[str, Any]:
     return await run_in_threadpool(run)
 
 
-@router.get("/issues", summary="The issue log")
+@router.get("/issues", summary="The issue log", responses={**ok(Listing), **READ})
 async def list_issues(
     request: Request, lpa: str | None = Query(None), code: str | None = Query(None),
     open: str = Query("true", description="true: open issues only; false: every issue"),
@@ -213,7 +267,7 @@ async def list_issues(
     return await run_in_threadpool(run)
 
 
-@router.get("/runs", summary="Ingest runs, newest first")
+@router.get("/runs", summary="Ingest runs, newest first", responses={**ok(Listing), **READ})
 async def list_runs(request: Request, lpa: str | None = Query(None),
                     limit: str | None = Query(None)) -> dict[str, Any]:
     params = _params(request, ("lpa", "limit"))
@@ -227,7 +281,8 @@ async def list_runs(request: Request, lpa: str | None = Query(None),
     return await run_in_threadpool(run)
 
 
-@router.get("/runs/{run_id}", summary="One ingest run's report")
+@router.get("/runs/{run_id}", summary="One ingest run's report",
+            responses={**ok(Run), **READ})
 async def show_run(request: Request, run_id: str) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with request_ctx(request) as ctx:
@@ -236,7 +291,11 @@ async def show_run(request: Request, run_id: str) -> dict[str, Any]:
     return await run_in_threadpool(run)
 
 
-@router.get("/events", summary="Live feed of planning events (Server-Sent Events)")
+@router.get("/events", summary="Live feed of planning events (Server-Sent Events)",
+            response_class=StreamingResponse, responses={
+                **ok(media={"text/event-stream": {"schema": TEXT}},
+                     description="Server-Sent Events: `id`, `event` and `data` (JSON) each"),
+                **READ})
 async def planning_events(
     request: Request,
     lpa: str | None = Query(None, description="Authority slug(s) or GSS code(s)"),
