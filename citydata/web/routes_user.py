@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from citydata.access import throttle
-from citydata.api.deps import request_ctx
+from citydata.api.deps import client_address, request_ctx
 from citydata.catalog import users
 from citydata.catalog.context import Ctx
 from citydata.errors import Forbidden, ValidationError
@@ -46,7 +46,7 @@ async def login(request: Request) -> Response:
     found: tuple[str, str] | None = None
     status = 400
     retry_after = 0
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     if not errors:
         def check() -> tuple[str, str] | None:  # argon2 is deliberately slow: off the loop
             with request_ctx(request) as ctx:
@@ -142,6 +142,7 @@ async def create_token(request: Request, name: str) -> Response:
         errors["name"] = "Token name must be 200 characters or fewer"
     if expires not in {value for value, _ in EXPIRY_OPTIONS}:
         errors["expires_days"] = "Choose when the token expires"
+    client = client_address(request)
 
     def work() -> HTMLResponse:
         with request_ctx(request) as ctx:
@@ -150,6 +151,9 @@ async def create_token(request: Request, name: str) -> Response:
                       "agreement": agreement}
             if errors:
                 return _tokens_page(request, ctx, user, errors=errors, values=values)
+            # Too many new tokens from this user or client: a 429 page with Retry-After.
+            throttle.check(ctx.session, ctx.settings, ctx.actor.name, client,
+                           kind="token_create")
             try:
                 token = users.create_token(ctx.session, ctx.actor, user.name, name=token_name,
                                            expires_days=int(expires) if expires else None,
@@ -157,6 +161,8 @@ async def create_token(request: Request, name: str) -> Response:
             except (ValidationError, Forbidden) as exc:
                 return _tokens_page(request, ctx, user, errors={"name": exc.message},
                                     values=values)
+            throttle.failed(ctx.session, ctx.settings, ctx.actor.name, client,
+                            kind="token_create")
             return _tokens_page(request, ctx, user, new_token=token, new_token_name=token_name)
 
     return await run_in_threadpool(work)
