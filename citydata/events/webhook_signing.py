@@ -9,15 +9,14 @@ reference implementation; several ``v1`` values may appear (any one matching is 
 The address rules guard against server-side request forgery: in production a webhook may not
 point at loopback, private, link-local or otherwise non-public addresses (unless
 ``CITYDATA_WEBHOOK_ALLOW_PRIVATE`` is set), checked when it is created and again, after
-resolving the name, at every delivery.
+resolving the name, at every delivery (the address rules themselves live in
+:mod:`citydata.net`, shared with harvest sources).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
-import socket
 import time
 from urllib.parse import urlsplit
 
@@ -25,6 +24,11 @@ import httpx
 
 from citydata import __version__
 from citydata.errors import field_error
+from citydata.net import (  # re-exported: the webhook modules import the rules from here
+    AddressRefused,
+    is_public_address,  # noqa: F401
+    public_addresses,
+)
 from citydata.settings import Settings
 
 SIGNATURE_HEADER = "Citydata-Signature"
@@ -84,38 +88,6 @@ def delivery_headers(secret: str, body: bytes, event_id: int, event_type: str,
 def guards_private(settings: Settings) -> bool:
     """Whether non-public addresses are refused (production, unless allowed)."""
     return settings.env == "production" and not settings.webhook_allow_private
-
-
-def is_public_address(address: str) -> bool:
-    """A globally routable unicast address (not loopback, private, link-local, shared, ...)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-class AddressRefused(Exception):
-    """A webhook's host is, or resolves to, an address deliveries may not go to."""
-
-
-def public_addresses(host: str, port: int) -> list[str]:
-    """The addresses ``host`` resolves to, if every one of them is public; else
-    :class:`AddressRefused` (also when it does not resolve)."""
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-        raise AddressRefused(f"{host} is this server itself")
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise AddressRefused(f"{host} cannot be found") from None
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-    refused = [a for a in addresses if not is_public_address(a)]
-    if not addresses or refused:
-        raise AddressRefused(f"{host} is a loopback or private address"
-                             + (f" ({refused[0]})" if refused and refused[0] != host else ""))
-    return addresses
 
 
 def check_url(url: object, settings: Settings) -> str:

@@ -3,9 +3,11 @@
 A harvest source may be slow, huge, broken or hostile. Every request made through
 :class:`Fetcher` is bounded: the body size, the *total* time (including a body that trickles
 in a byte at a time), the number of redirects, and where redirects may lead (only back to the
-same scheme, host and port). Whatever goes wrong surfaces as a
-:class:`~citydata.federation.records.SourceError` whose message names the URL and says what
-happened in plain words.
+same scheme, host and port). With ``guard_private`` it also connects only to public
+addresses, vetting each address a name resolves to at connection time (so a name cannot be
+re-pointed at a private address after a check; see :mod:`citydata.net`). Whatever goes
+wrong surfaces as a :class:`~citydata.federation.records.SourceError` whose message names the
+URL and says what happened in plain words.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import httpcore
 import httpx
 
 from citydata.federation.records import SourceError
+from citydata.net import AddressRefused, public_addresses
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -147,9 +150,17 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
+class _Refused(httpcore.ConnectError):
+    """The host is, or resolves to, an address the guard does not let us connect to."""
+
+
 class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+    """Opens connections bounded by the request's deadline; with ``guard_private``, only to
+    a public address the host resolves to (the very address vetted, never a fresh lookup)."""
+
+    def __init__(self, inner: httpcore.NetworkBackend, guard_private: bool = False) -> None:
         self._inner = inner
+        self._guard_private = guard_private
 
     def connect_tcp(
         self,
@@ -159,9 +170,22 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        return _DeadlineStream(
-            self._inner.connect_tcp(host, port, _clamp(timeout), local_address, socket_options)
-        )
+        if not self._guard_private:
+            return _DeadlineStream(self._inner.connect_tcp(host, port, _clamp(timeout),
+                                                           local_address, socket_options))
+        try:
+            addresses = public_addresses(host, port)
+        except AddressRefused as exc:
+            raise _Refused(str(exc)) from None
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return _DeadlineStream(self._inner.connect_tcp(
+                    address, port, _clamp(timeout), local_address, socket_options))
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None  # public_addresses never returns an empty list
+        raise failure
 
     def connect_unix_socket(
         self,
@@ -169,6 +193,8 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         timeout: float | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
+        if self._guard_private:
+            raise _Refused(f"{path} is a local socket")
         return _DeadlineStream(self._inner.connect_unix_socket(path, _clamp(timeout),
                                                                socket_options))
 
@@ -176,7 +202,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def _deadline_transport() -> httpx.BaseTransport:
+def _deadline_transport(guard_private: bool = False) -> httpx.BaseTransport:
     transport = httpx.HTTPTransport(trust_env=False)
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
@@ -184,7 +210,11 @@ def _deadline_transport() -> httpx.BaseTransport:
         # httpx offers no total timeout; bound each socket operation by the deadline instead.
         # (Should a future httpcore move this attribute, the checks between body chunks
         # still hold, only less precisely.)
-        pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+        pool._network_backend = _DeadlineBackend(  # type: ignore[union-attr]
+            backend, guard_private)
+    elif guard_private:
+        # The address guard has no such fallback: refuse to fetch rather than go unguarded.
+        raise RuntimeError("cannot install the address guard in this httpx/httpcore version")
     return transport
 
 
@@ -227,7 +257,10 @@ class Fetcher:
         headers: dict[str, str] | None = None,
         sign: Signer | None = None,
         transport: httpx.BaseTransport | None = None,
+        guard_private: bool = False,
     ) -> None:
+        """``guard_private`` connects only to public addresses (see the module docstring);
+        it guards the built-in transport, not one passed in as ``transport``."""
         self.limits = limits
         self._headers = {
             "User-Agent": limits.user_agent,
@@ -238,7 +271,8 @@ class Fetcher:
         self._client = httpx.Client(
             follow_redirects=False,
             trust_env=False,
-            transport=transport if transport is not None else _deadline_transport(),
+            transport=transport if transport is not None
+            else _deadline_transport(guard_private),
             timeout=httpx.Timeout(limits.timeout, connect=limits.connect_timeout),
         )
 
@@ -374,6 +408,8 @@ class Fetcher:
                 ) from exc
             raise self._too_slow(original) from exc
         except httpx.ConnectError as exc:
+            if isinstance(exc.__cause__, _Refused):
+                raise SourceError(f"refused: {exc.__cause__}", str(original)) from exc
             raise SourceError(
                 f"could not connect to {url}: the server is unreachable or refused the "
                 "connection",

@@ -26,7 +26,8 @@ from datetime import datetime, timedelta
 from queue import Empty, Full, Queue
 from typing import Any
 
-from sqlalchemy import func, select, update
+import httpx
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
 from citydata.access.actors import Actor
@@ -35,10 +36,13 @@ from citydata.catalog.context import Ctx
 from citydata.catalog.names import Errors, check_name, check_text
 from citydata.catalog.organizations import get_organization
 from citydata.errors import Conflict, NotFound, ValidationError
+from citydata.faults import pause_point
 from citydata.federation import importer
 from citydata.federation.fetch import Fetcher, Limits
 from citydata.federation.records import HarvestRecord, RecordError, SourceError
+from citydata.net import AddressRefused, public_addresses
 from citydata.platform import Platform
+from citydata.settings import Settings
 from citydata.storage.models import Dataset, Organization, utcnow
 from citydata.storage.models_federation import (
     FederationNode,
@@ -119,10 +123,30 @@ def last_job(session: Session, source: HarvestSource) -> HarvestJob | None:
                           .order_by(HarvestJob.started.desc()).limit(1))
 
 
-def _check_url(errors: Errors, value: object) -> str:
+def guards_private(settings: Settings) -> bool:
+    """Whether ckan/dcat sources on non-public addresses are refused (production, unless
+    ``harvest_allow_private``); node sources never are."""
+    return settings.env == "production" and not settings.harvest_allow_private
+
+
+def _check_url(errors: Errors, value: object, settings: Settings) -> str:
     url = value.strip() if isinstance(value, str) else ""
     if not url.startswith(("http://", "https://")) or len(url) > 1000 or " " in url:
         errors.add("url", "An http(s) URL of the source")
+    elif guards_private(settings):
+        # Checked again, after resolving, at every connection (fetch.py): this is so that
+        # the person adding the source hears of it now rather than at the first harvest.
+        try:
+            parsed = httpx.URL(url)
+            host, port = parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80)
+        except (httpx.InvalidURL, ValueError):
+            errors.add("url", "Not a valid URL (check the host and port)")
+        else:
+            try:
+                public_addresses(host, port)
+            except AddressRefused as exc:
+                errors.add("url", f"Refused: {exc} (harvest sources must be at public "
+                                  "addresses)")
     return url.rstrip("/") if url.endswith("/") and "?" not in url else url
 
 
@@ -135,7 +159,7 @@ def add_source(ctx: Ctx, data: dict[str, Any]) -> HarvestSource:
     kind = data.get("kind") or ""
     if kind not in ("ckan", "dcat"):
         errors.add("kind", "Must be ckan or dcat (node sources are made by registration)")
-    url = _check_url(errors, data.get("url"))
+    url = _check_url(errors, data.get("url"), ctx.settings)
     schedule = data.get("schedule") or "manual"
     if schedule not in SCHEDULES:
         errors.add("schedule", f"Must be one of: {', '.join(SCHEDULES)}")
@@ -186,7 +210,7 @@ def update_source(ctx: Ctx, name: str, data: dict[str, Any]) -> HarvestSource:
     if "url" in data:
         if source.kind == "node":
             errors.add("url", "A node's address comes from its registration")
-        url = _check_url(errors, data["url"])
+        url = _check_url(errors, data["url"], ctx.settings)
         if url != source.url:
             source.url, source.high_water, source.last_success_at = url, "", None
     if "schedule" in data:
@@ -292,7 +316,8 @@ def adapter_for(platform: Platform, source: HarvestSource, node: FederationNode 
         return CkanSource(node.url, fetcher_for(platform.settings, node, limits),
                           page_size=int(config.get("page_size") or 1000))
     headers = {"Authorization": config["api_key"]} if config.get("api_key") else None
-    fetcher = Fetcher(limits, headers=headers)
+    fetcher = Fetcher(limits, headers=headers,
+                      guard_private=guards_private(platform.settings))
     if source.kind == "ckan":
         return CkanSource(source.url, fetcher, api_key=config.get("api_key") or "",
                           include_private=bool(config.get("include_private")),
@@ -300,19 +325,35 @@ def adapter_for(platform: Platform, source: HarvestSource, node: FederationNode 
     return DcatSource(source.url, fetcher)
 
 
+def close_interrupted(session: Session, source_id: str | None = None) -> int:
+    """Report running jobs whose process died (no heartbeat for :data:`STALE_JOB`) as failed;
+    returns how many. A live job beats at every stage and page, so this is safe to run from
+    any number of processes: the one conditional UPDATE closes each dead job once, and never
+    a job whose process is still at work. Every page a dead job committed stays; the next job
+    of its source skips what is unchanged and resumes from there."""
+    now = utcnow()
+    dead = [HarvestJob.status == "running", HarvestJob.heartbeat < now - STALE_JOB]
+    if source_id is not None:
+        dead.append(HarvestJob.source_id == source_id)
+    if session.scalar(select(HarvestJob.id).where(*dead).limit(1)) is None:
+        return 0  # the usual case: no write (and no SQLite write lock) every tick
+    message = (literal("Interrupted in the ") + HarvestJob.stage
+               + literal(" stage (the process stopped); the next job resumes it"))
+    result = session.execute(update(HarvestJob).where(*dead)
+                             .values(status="failed", finished=now, message=message)
+                             .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def _start(platform: Platform, name: str) -> tuple[str, str]:
-    """Open a job for the source; a dead earlier job is marked interrupted."""
+    """Open a job for the source; a dead earlier job is reported interrupted first."""
     with platform.db.session() as session:
         source = get_source(session, name)
+        close_interrupted(session, source.id)
         running = session.scalar(select(HarvestJob).where(
             HarvestJob.source_id == source.id, HarvestJob.status == "running"))
         if running is not None:
-            if running.heartbeat > utcnow() - STALE_JOB:
-                raise Conflict(f"A harvest of {name!r} is already running (job {running.id})")
-            running.status = "failed"
-            running.finished = utcnow()
-            running.message = (f"Interrupted in the {running.stage} stage (the process "
-                               "stopped); the next job resumed it")
+            raise Conflict(f"A harvest of {name!r} is already running (job {running.id})")
         job = HarvestJob(source_id=source.id, status="running", stage="gather")
         session.add(job)
         session.flush()
@@ -412,6 +453,12 @@ def _import_page(run: _Run, page: list[HarvestRecord | RecordError], seen: set[s
     platform = run.platform
     newest = ""
     with platform.db.session() as session:
+        # The heartbeat is the page's first statement, and a write: on SQLite the driver
+        # opens the transaction only at a write, and a savepoint (the importer keeps one per
+        # record) opened outside a transaction commits when it is released — the page would
+        # no longer be all or nothing.
+        session.execute(update(HarvestJob).where(HarvestJob.id == run.job_id)
+                        .values(heartbeat=utcnow()))
         source = session.get(HarvestSource, run.source_id)
         assert source is not None
         org = session.get(Organization, source.organization_id)
@@ -445,6 +492,7 @@ def _import_page(run: _Run, page: list[HarvestRecord | RecordError], seen: set[s
                              allow_private=bool(config.get("include_private")))
         run.keep_errors(session, "fetch", errors)
         run.keep_errors(session, "import", run.out.errors[before:])
+        pause_point("harvest-page")  # the page's rows are written, not yet committed
         session.execute(update(HarvestJob).where(HarvestJob.id == run.job_id)
                         .values(heartbeat=utcnow(), **run.counts()))
     return newest
@@ -553,7 +601,9 @@ def _fail(run: _Run, message: str) -> None:
 
 def run_due(platform: Platform, *, limit: int = 1) -> list[dict[str, Any]]:
     """Run the sources whose time has come (claimed first, so two processes never run the
-    same one): what the jobs loop calls."""
+    same one), after reporting jobs cut off by a dead process: what the jobs loop calls."""
+    with platform.db.session() as session:
+        close_interrupted(session)  # also those of manual sources, which nothing re-runs
     reports = []
     for _ in range(limit):
         now = utcnow()
