@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from citydata.access.actors import Actor
+from citydata.faults import pause_point
 from citydata.storage.models import utcnow
 from citydata.storage.models_access import AuditCheckpoint, AuditEntry, AuditHead
 
@@ -198,6 +199,7 @@ def _append_staged(session: Session) -> None:
     entries = list(pending.values())
     if wrote or any(not e.action.startswith("data.") for e in entries):
         append(session, entries)
+        pause_point("audit-appended")  # the action and its entries are written, not committed
     else:
         write_grouped(session, entries)
 

@@ -20,6 +20,7 @@ from citydata.catalog.names import Errors, check_text, check_url
 from citydata.datastore.ingest import ingest as datastore_ingest
 from citydata.datastore.ingest import is_tabular
 from citydata.errors import Forbidden, NotFound, ValidationError
+from citydata.faults import pause_point
 from citydata.standards.validate import apply_standard
 from citydata.storage.files import StagedFile
 from citydata.storage.models import Dataset, Resource, ResourceVersion, utcnow
@@ -224,6 +225,7 @@ def _add_version(ctx: Ctx, r: Resource, upload: StagedFile) -> ResourceVersion:
     # The file goes into place first; the row that points at it is written after, in the
     # caller's transaction. A crash in between leaves an unreferenced blob, never a dangling row.
     ctx.files.commit(upload)
+    pause_point("upload-stored")
     latest = ctx.session.scalar(
         select(func.max(ResourceVersion.version)).where(ResourceVersion.resource_id == r.id)
     )
@@ -342,6 +344,7 @@ def update_resource(
     r.modified = ds.modified = utcnow()
     ctx.session.flush()
     search.index_dataset(ctx.session, ds)
+    pause_point("resource-update-written")  # the new version is written, not yet committed
     return resource_dict(ctx, ds, r)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from citydata.datastore.engine import connect, sql_literal_path
+from citydata.faults import pause_point
 from citydata.storage.files import FileStore
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,9 @@ def ingest(
         _convert(source, fmt, out, work, result, memory_limit)
         if not result.columns:
             raise IngestError("The file has no columns: is it empty?")
+        pause_point("ingest-converted")  # the snapshot is written, only in the work directory
         result.snapshot_sha256 = files.commit_path(out)
+        pause_point("ingest-snapshot-stored")  # in the file store; no row points at it yet
         return result
     except IngestError as exc:
         return IngestResult(status="failed", errors=[str(exc)])

@@ -144,9 +144,10 @@ class FileStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             staged.path.unlink(missing_ok=True)
+            os.utime(target)  # freshly wanted again: garbage collection must give it time
         else:
             os.replace(staged.path, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
         return staged.sha256
 
     def commit_path(self, path: Path) -> str:
@@ -182,7 +183,12 @@ class FileStore:
                     yield f.name
 
     def collect_garbage(self, referenced: set[str], *, tmp_older_than: float = 3600) -> dict:
-        """Remove stale staging files and blobs no version refers to."""
+        """Remove stale staging files and blobs no version refers to.
+
+        A blob is moved into place before the row that refers to it commits, so a blob is
+        only removed once it is also older than ``tmp_older_than``: an upload committing right
+        now (whose row ``referenced`` cannot show yet) keeps its file.
+        """
         removed_tmp = removed_blobs = 0
         now = time.time()
         for f in self.tmp_dir.iterdir():
@@ -193,13 +199,15 @@ class FileStore:
                     f.unlink(missing_ok=True)
                 removed_tmp += 1
         for sha in list(self.iter_blobs()):
-            if sha not in referenced:
-                self.blob_path(sha).unlink(missing_ok=True)
+            path = self.blob_path(sha)
+            if sha not in referenced and now - path.stat().st_mtime > tmp_older_than:
+                path.unlink(missing_ok=True)
                 removed_blobs += 1
         return {"tmp": removed_tmp, "blobs": removed_blobs}
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in ``path`` durable (fsync the directory)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

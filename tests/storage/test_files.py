@@ -50,12 +50,26 @@ def test_garbage_collection(tmp_path):
     store.commit(kept)
     lost = store.stage(iter([b"orphan"]), max_bytes=100)
     store.commit(lost)
+    os.utime(store.blob_path(lost.sha256), (0, 0))
+    committing = store.stage(iter([b"row not committed yet"]), max_bytes=100)
+    store.commit(committing)  # an upload whose row is about to commit: young, so kept
     stale = store.tmp_dir / "dead.part"  # what a killed upload leaves behind
     stale.write_bytes(b"half")
     os.utime(stale, (0, 0))
     removed = store.collect_garbage({kept.sha256})
     assert removed == {"tmp": 1, "blobs": 1}
-    assert list(store.iter_blobs()) == [kept.sha256]
+    assert sorted(store.iter_blobs()) == sorted([kept.sha256, committing.sha256])
+
+
+def test_reuploading_an_orphan_makes_it_young_again(tmp_path):
+    store = FileStore(tmp_path)
+    first = store.stage(iter([b"same bytes"]), max_bytes=100)
+    store.commit(first)
+    os.utime(store.blob_path(first.sha256), (0, 0))  # an old orphan
+    again = store.stage(iter([b"same bytes"]), max_bytes=100)
+    store.commit(again)  # deduplicated onto the orphan, whose row is about to commit
+    assert store.collect_garbage(set()) == {"tmp": 0, "blobs": 0}
+    assert store.exists(first.sha256)
 
 
 def test_blob_path_rejects_traversal(tmp_path):

@@ -90,3 +90,33 @@ def test_migrations_build_exactly_the_mapped_schema(empty_db):
                                       or table.name == "spatial_ref_sys")
 
     assert [d for d in diffs if not unmapped_text_search(d)] == []
+
+
+def test_db_upgrade_command_is_idempotent_and_refuses_a_newer_schema(empty_db, tmp_path):
+    """The CLI path: ``citydata db upgrade`` twice on a new database, then against a schema
+    newer than the code — a clear message and exit code 1, no traceback, nothing changed."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CITYDATA_")},
+           "CITYDATA_HOME": str(tmp_path / "home"), "CITYDATA_DATABASE_URL": empty_db.url,
+           "CITYDATA_POSTCODES": "none"}
+
+    def db_upgrade() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "citydata.cli", "db", "upgrade"],
+                              env=env, capture_output=True, text=True, timeout=120)
+
+    for _ in range(2):
+        done = db_upgrade()
+        assert done.returncode == 0, done.stderr
+        assert f"Database ready at schema {head_revision()}" in done.stdout
+    assert current_revision(empty_db) == head_revision()
+    with empty_db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    refused = db_upgrade()
+    assert refused.returncode == 1
+    assert "Error: The database schema (9999) is newer than this version of citydata" \
+        in refused.stderr
+    assert "Traceback" not in refused.stderr + refused.stdout
+    assert current_revision(empty_db) == "9999"
