@@ -52,6 +52,7 @@ def main(ctx: click.Context) -> None:
 
 
 from citydata.cli import (  # noqa: E402,F401  (registers commands)
+    backup_commands,
     commands,
     datastore_commands,
     federation_commands,
