@@ -28,7 +28,10 @@ DEFAULT_TIMEOUT_S = 10.0
 EXACT_DISTINCT_ROWS = 1_000_000
 #: Numeric and date columns with at most this many distinct values also get top values.
 LOW_CARDINALITY = 20
-_CACHE_SIZE = 64
+#: Profiles kept per process. Dataset pages ask for one per tabular resource, so a cache
+#: smaller than the catalog's working set thrashes (the demo has ~140; at 64 most page
+#: views paid the scan again, see docs/performance.md "Load test"); a profile is a few KB.
+_CACHE_SIZE = 512
 _cache: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
 _cache_lock = threading.Lock()
 
