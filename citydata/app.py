@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         title=settings.site_title,
         version=__version__,
         description="citydata: the city's data catalog, CKAN-compatible API and DCAT-AP feeds.",
-        docs_url="/api/docs",
+        docs_url=None,  # /api/docs is our own server-rendered page (web/routes_api_docs.py)
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )

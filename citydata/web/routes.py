@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from citydata.web import routes_dataset, routes_home, routes_publish, routes_user
+from citydata.web import routes_api_docs, routes_dataset, routes_home, routes_publish, routes_user
 
 router = APIRouter(include_in_schema=False)
-for module in (routes_home, routes_publish, routes_user, routes_dataset):
+for module in (routes_home, routes_publish, routes_user, routes_dataset, routes_api_docs):
     router.include_router(module.router)
 
 from citydata.web import (  # noqa: E402

@@ -179,3 +179,18 @@ def test_plugin_nav_links_and_template_dirs(platform, tmp_path):
         page = c.get("/air")
         assert page.status_code == 200 and "<h1>Air quality good</h1>" in page.text
         assert 'aria-current="page"' in page.text and ATTRIBUTION in page.text
+
+
+def test_api_docs_page_lists_every_native_operation_without_scripts(client):
+    r = client.get("/api/docs")
+    assert r.status_code == 200
+    html = r.text
+    spec = client.get("/api/openapi.json").json()
+    native = [(m.upper(), p) for p, item in spec["paths"].items() for m in item
+              if m in ("get", "post", "put", "patch", "delete")]
+    assert len(native) > 40
+    for method, path in native:
+        assert f"<code>{method} {path}</code>" in html.replace("&#123;", "{"), (method, path)
+    assert "<script" not in html.split("</main>")[0].split("<main")[-1]
+    assert "cdn" not in html.lower()
+    assert 'href="/api/openapi.json"' in html
