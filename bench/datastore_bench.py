@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 from bench import datastore_data as data
 from bench import datastore_report as report
 from bench.datastore_queries import engine_costs
+from bench.loadtest.memory import rss_kib
 from bench.machine import machine_info
 from bench.measure import http_latency
 from bench.servers import HOST, citydata_server, datasette_server
@@ -70,14 +71,7 @@ def log(msg: str) -> None:
 
 # -- child processes with their own peak RSS -----------------------------------------------------
 def _rss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return rss_kib(pid) or 0
 
 
 def run_child(label: str, argv: list[str], result_path: Path, log_path: Path,

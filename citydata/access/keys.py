@@ -71,14 +71,20 @@ def create_key(settings: Settings, *, force: bool = False) -> NodeKey:
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    tmp = path.with_suffix(".tmp")
+    write_secret_file(path, pem)
+    return NodeKey(private, private.public_key())
+
+
+def write_secret_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by its owner only (0600), durably and atomically: a
+    crash leaves the old file or the new one, never half a key."""
+    tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    return NodeKey(private, private.public_key())
 
 
 def load_key(settings: Settings) -> NodeKey | None:

@@ -19,7 +19,6 @@ The steps, in the order that keeps the target whole whatever fails:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,7 +124,7 @@ def restore(platform: Platform, path: Path, *, force: bool = False,
 
 def _restore_key(platform: Platform, key: bytes | None) -> str:
     """Install the backup's node key unless this node has one (never replaced silently)."""
-    from citydata.access.keys import key_path
+    from citydata.access.keys import key_path, write_secret_file
 
     if key is None:
         return "none"
@@ -133,13 +132,7 @@ def _restore_key(platform: Platform, key: bytes | None) -> str:
     if path.exists():
         return "same" if path.read_bytes() == key else "kept"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.restore")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_secret_file(path, key)
     return "restored"
 
 
