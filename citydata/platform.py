@@ -18,6 +18,9 @@ class Platform:
         self.settings.home.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.settings.database_url)
         self.files = FileStore(self.settings.files_dir)
+        from citydata.datastore.pool import readers
+
+        readers.resize(self.settings.datastore_pool_size)
 
     @cached_property
     def plugins(self):

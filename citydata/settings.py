@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     #: Datastore: queries stop after this many seconds; SQL results are capped at this many rows.
     query_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     sql_row_cap: int = Field(default=32000, ge=1, le=1_000_000)
+    #: Datastore: locked-down DuckDB databases each server process keeps open, one per
+    #: snapshot recently queried (about 4 MiB each; 0: open one per query). See pool.py.
+    datastore_pool_size: int = Field(default=64, ge=0, le=10_000)
     #: Maps: a raster tile URL template for the basemap in production, e.g.
     #: https://tile.openstreetmap.org/{z}/{x}/{y}.png (empty: the borough boundaries from the
     #: reference data, which need no internet), and the attribution its licence asks for.

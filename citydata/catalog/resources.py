@@ -12,7 +12,7 @@ from urllib.parse import quote
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citydata.access.policy import Decision, can_see_clause, require_editor
+from citydata.access.policy import Decision, can_see_clause, require_editor, require_visible
 from citydata.catalog import search
 from citydata.catalog.context import Ctx
 from citydata.catalog.datasets import get_visible, iso
@@ -203,12 +203,15 @@ def get_resource(ctx: Ctx, resource_id: object) -> tuple[Dataset, Resource]:
         raise ValidationError("id: Missing value", fields={"id": ["Missing value"]})
     # One statement finds the resource only if its dataset is visible to the actor, so a
     # private dataset's resource is "not found" exactly as a resource that does not exist.
-    r = ctx.session.scalar(
-        select(Resource).join(Dataset, Dataset.id == Resource.dataset_id)
-        .where(Resource.id == resource_id, can_see_clause(ctx.actor)))
-    if r is None:
+    # Both come from that one statement: reads of rows and files start here on every request,
+    # and the dataset's tags, themes and other resources are loaded only if a caller uses them.
+    found = ctx.session.execute(
+        select(Resource, Dataset).join(Dataset, Dataset.id == Resource.dataset_id)
+        .where(Resource.id == resource_id, can_see_clause(ctx.actor))).first()
+    if found is None:
         raise NotFound("Resource was not found.")
-    return get_visible(ctx, r.dataset_id), r
+    r, ds = found
+    return require_visible(ctx.actor, ds), r
 
 
 def _apply(r: Resource, data: dict, errors: Errors) -> None:
@@ -257,8 +260,10 @@ def _add_version(ctx: Ctx, r: Resource, upload: StagedFile) -> ResourceVersion:
             apply_standard(ctx, dataset, v)  # sets "invalid" + report when rows break it
             if v.ingest_status == "ok":
                 index_features(ctx, dataset, v)
-    ctx.session.add(v)
+    # Appended before it is added: loading a not-yet-loaded ``versions`` would flush ``v``
+    # first and then hold it twice.
     r.versions.append(v)
+    ctx.session.add(v)
     # Only a version that was read (or needs no reading) replaces a good one: a broken or
     # invalid upload is kept with its report, and the previous good version stays live.
     if v.ingest_status in ("", "ok") or r.current_version == 0:

@@ -25,7 +25,8 @@ import pyarrow as pa
 
 from citydata.catalog.context import Ctx
 from citydata.catalog.resources import version_for_description, version_for_download
-from citydata.datastore.engine import Timeout, connect, quote_ident, sql_literal_path
+from citydata.datastore.engine import Timeout, quote_ident, sql_literal_path
+from citydata.datastore.pool import readers
 from citydata.errors import NotFound, QueryError
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ FACET_LIMIT = 30
 #: The snapshot's stable row position (DuckDB's parquet ``file_row_number``), the tiebreaker
 #: that makes every order total and keyset pages gap- and duplicate-free.
 ROWNUM = "file_row_number"
+#: Below this many rows a page is one SELECT: reading a small snapshot whole costs less than
+#: the second statement of late materialisation (see ``_late_rows``).
+LATE_ROWS_MIN = 50_000
 OPERATORS = (
     "exact",
     "not",
@@ -406,15 +410,13 @@ def compile_rows(
 @contextmanager
 def snapshot_connection(snap: Snapshot) -> Iterator[duckdb.DuckDBPyConnection]:
     """A locked-down DuckDB that can read only this snapshot, exposed as the view ``snap``."""
-    con = connect(readable=[snap.path], memory_limit="512MB")
-    try:
+    with readers.cursor([snap.path], memory_limit="512MB") as con:
+        # TEMP: the view belongs to this cursor alone (the database is shared, see pool.py).
         con.execute(
-            f"CREATE VIEW snap AS SELECT {visible_select(snap, with_rownum=True)} FROM "
+            f"CREATE TEMP VIEW snap AS SELECT {visible_select(snap, with_rownum=True)} FROM "
             f"read_parquet({sql_literal_path(snap.path)}, file_row_number=true)"
         )
         yield con
-    finally:
-        con.close()
 
 
 def visible_select(snap: Snapshot, *, with_rownum: bool = False) -> str:
@@ -447,7 +449,7 @@ def run_page(
         out_cols = parts.out_cols
         try:
             with Timeout(con, timeout):
-                if limit is None or q.distinct:
+                if limit is None or q.distinct or snap.row_count < LATE_ROWS_MIN:
                     sql = _assemble(parts.select, parts, probe, distinct=q.distinct)
                     rows = con.sql(sql, params=parts.params).to_arrow_table().to_pylist()
                 else:
