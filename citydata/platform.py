@@ -17,7 +17,8 @@ class Platform:
         self.settings = settings or Settings()
         self.settings.home.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.settings.database_url)
-        self.files = FileStore(self.settings.files_dir)
+        self.files = FileStore(self.settings.files_dir, remote=self.settings.object_store(),
+                               cache_max_bytes=self.settings.files_cache_max_bytes)
         from citydata.datastore.pool import readers
 
         readers.resize(self.settings.datastore_pool_size)

@@ -7,10 +7,13 @@ Settings are built once by the caller (CLI, ASGI factory, tests) and passed into
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from citydata.storage.objects import S3Objects
 
 #: Secrets that must never be used outside development.
 PLACEHOLDER_SECRETS = {
@@ -58,6 +61,14 @@ class Settings(BaseSettings):
     #: Datastore: queries stop after this many seconds; SQL results are capped at this many rows.
     query_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     sql_row_cap: int = Field(default=32000, ge=1, le=1_000_000)
+    #: Stored files in S3-compatible object storage (empty bucket: the local disk only). The
+    #: local file store is then a cache, trimmed by ``citydata gc`` to ``files_cache_max_bytes``
+    #: (0: no limit). Credentials: the usual AWS_* environment / profile / instance role.
+    files_s3_bucket: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$")
+    files_s3_prefix: str = Field(default="", max_length=200)
+    files_s3_endpoint_url: str = Field(default="", pattern=r"^(https?://\S+)?$")
+    files_s3_region: str = Field(default="", max_length=50)
+    files_cache_max_bytes: int = Field(default=0, ge=0)
     #: Datastore: locked-down DuckDB databases each server process keeps open, one per
     #: snapshot recently queried (about 4 MiB each; 0: open one per query). See pool.py.
     datastore_pool_size: int = Field(default=64, ge=0, le=10_000)
@@ -125,6 +136,15 @@ class Settings(BaseSettings):
         if self.env == "production" and len(self.secret_key) < 32:
             raise ValueError("CITYDATA_SECRET_KEY must be at least 32 characters in production")
         return self
+
+    def object_store(self) -> S3Objects | None:
+        """The bucket that holds the stored files, when one is configured."""
+        if not self.files_s3_bucket:
+            return None
+        from citydata.storage.objects import S3Objects
+
+        return S3Objects(self.files_s3_bucket, prefix=self.files_s3_prefix,
+                         endpoint_url=self.files_s3_endpoint_url, region=self.files_s3_region)
 
     @property
     def files_dir(self) -> Path:

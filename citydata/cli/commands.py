@@ -356,3 +356,6 @@ def gc(ctx: click.Context, staging_age: int) -> None:
         prune_changes(session)
     removed = platform.files.collect_garbage(referenced, tmp_older_than=staging_age)
     click.echo(f"Removed {removed['tmp']} staging files and {removed['blobs']} unreferenced files")
+    if "cache_evicted" in removed:
+        click.echo(f"Removed {removed['cache_evicted']} cached copies of stored files; the cache "
+                   f"now holds {removed['cache_bytes']:,} bytes")

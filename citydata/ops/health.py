@@ -70,6 +70,12 @@ def check_files(platform: Platform) -> dict[str, Any]:
             probe.flush()
     except Exception as exc:
         return _failed("files", "the file store is not writable", exc)
+    if platform.files.remote is not None:
+        try:
+            platform.files.remote.check()
+        except Exception as exc:
+            return _failed("files", "the object store did not answer", exc)
+        return {"status": "ok", "object_store": "s3"}
     return {"status": "ok"}
 
 

@@ -5,6 +5,11 @@ written, checked against the size limit, fsynced, and only then moved into place
 atomic rename under ``sha256/ab/<hash>``. A crash at any point leaves either nothing or a
 staging file that :meth:`FileStore.collect_garbage` removes; a database row is only written
 after the file is in place, so no row ever points at a missing file.
+
+With an object store (``remote``, see :mod:`citydata.storage.objects`) the bucket is the store
+of record and this directory a cache in front of it: a commit uploads before it returns, a
+read of a file this host does not hold downloads and verifies it first, and garbage
+collection removes unreferenced objects from the bucket and trims the cache.
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ import uuid
 from collections.abc import AsyncIterable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from citydata.errors import NotFound, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from citydata.storage.objects import S3Objects
 
 CHUNK = 1024 * 1024
 
@@ -78,8 +86,12 @@ class _Writer:
 
 
 class FileStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, remote: S3Objects | None = None,
+                 cache_max_bytes: int = 0) -> None:
         self.root = Path(root)
+        self.remote = remote
+        #: With a remote: ``collect_garbage`` trims cached copies to this size (0: no limit).
+        self.cache_max_bytes = cache_max_bytes
         self.tmp_dir = self.root / "tmp"
         self.blob_dir = self.root / "sha256"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -133,15 +145,28 @@ class FileStore:
         staged.path.unlink(missing_ok=True)
 
     # -- committed blobs -----------------------------------------------------------------------
-    def blob_path(self, sha256: str) -> Path:
+    def local_path(self, sha256: str) -> Path:
+        """Where the file is (or would be) on this host's disk; no download."""
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
             raise NotFound("No such file")
         return self.blob_dir / sha256[:2] / sha256
 
+    def blob_path(self, sha256: str) -> Path:
+        """A local path to read the file from. With a remote, a file this host does not hold
+        yet is downloaded (and verified) first; a missing one is reported as NotFound."""
+        path = self.local_path(sha256)
+        if self.remote is not None and not path.is_file():
+            self.remote.fetch(sha256, path, self.tmp_dir)
+        return path
+
     def commit(self, staged: StagedFile) -> str:
-        """Move a staged file into place (atomic rename); identical content is stored once."""
-        target = self.blob_path(staged.sha256)
+        """Move a staged file into place (atomic rename); identical content is stored once.
+        With a remote, the file is in the bucket before this returns."""
+        target = self.local_path(staged.sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
+        if self.remote is not None:
+            source = target if target.exists() else staged.path
+            self.remote.put(staged.sha256, source, staged.size or source.stat().st_size)
         if target.exists():
             staged.path.unlink(missing_ok=True)
             os.utime(target)  # freshly wanted again: garbage collection must give it time
@@ -163,7 +188,9 @@ class FileStore:
         return self.commit(StagedFile(Path(path), digest.hexdigest(), size))
 
     def exists(self, sha256: str) -> bool:
-        return self.blob_path(sha256).is_file()
+        if self.local_path(sha256).is_file():
+            return True
+        return self.remote is not None and self.remote.head(sha256) is not None
 
     def open(self, sha256: str) -> BinaryIO:
         path = self.blob_path(sha256)
@@ -177,6 +204,14 @@ class FileStore:
                 yield chunk
 
     def iter_blobs(self) -> Iterator[str]:
+        """Every stored file's hash (the bucket's, with a remote)."""
+        if self.remote is not None:
+            for obj in self.remote.list():
+                yield obj.sha256
+            return
+        yield from self._cached()
+
+    def _cached(self) -> Iterator[str]:
         for sub in self.blob_dir.iterdir():
             if sub.is_dir():
                 for f in sub.iterdir():
@@ -198,12 +233,44 @@ class FileStore:
                 else:
                     f.unlink(missing_ok=True)
                 removed_tmp += 1
+        if self.remote is not None:
+            return {"tmp": removed_tmp, **self._collect_remote(referenced, now, tmp_older_than)}
         for sha in list(self.iter_blobs()):
-            path = self.blob_path(sha)
+            path = self.local_path(sha)
             if sha not in referenced and now - path.stat().st_mtime > tmp_older_than:
                 path.unlink(missing_ok=True)
                 removed_blobs += 1
         return {"tmp": removed_tmp, "blobs": removed_blobs}
+
+    def _collect_remote(self, referenced: set[str], now: float, older_than: float) -> dict:
+        assert self.remote is not None
+        removed = 0
+        for obj in list(self.remote.list()):
+            if obj.sha256 not in referenced and now - obj.modified.timestamp() > older_than:
+                self.remote.delete(obj.sha256)
+                self.local_path(obj.sha256).unlink(missing_ok=True)
+                removed += 1
+        # The cache: copies of unreferenced files go (the object is gone or going); then the
+        # least recently used until the cache fits. Every copy is safe in the bucket.
+        evicted = 0
+        cached = []
+        for sha in list(self._cached()):
+            path = self.local_path(sha)
+            if sha not in referenced and now - path.stat().st_mtime > older_than:
+                path.unlink(missing_ok=True)
+                evicted += 1
+            else:
+                st = path.stat()
+                cached.append((max(st.st_atime, st.st_mtime), st.st_size, path))
+        total = sum(size for _, size, _ in cached)
+        if self.cache_max_bytes > 0:
+            for _, size, path in sorted(cached):
+                if total <= self.cache_max_bytes:
+                    break
+                path.unlink(missing_ok=True)
+                total -= size
+                evicted += 1
+        return {"blobs": removed, "cache_evicted": evicted, "cache_bytes": total}
 
 
 def fsync_dir(path: Path) -> None:
