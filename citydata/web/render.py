@@ -49,6 +49,9 @@ def build_environment(platform: Any) -> Environment:
         autoescape=select_autoescape(["html", "xml"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates only change with a deploy: outside dev, no stat of every template file
+        # (and of each one it includes) on every page view.
+        auto_reload=platform.settings.env == "dev",
     )
     env.filters.update(
         markdown=render_markdown,
