@@ -97,6 +97,25 @@ def add_notice(request: Request, text: str) -> None:
     request.session["notice"] = text
 
 
+class _LazyToken:
+    """The session's CSRF token, made only when a template writes it into a form: a visitor
+    who is not signed in and views pages without forms gets no session cookie at all."""
+
+    __slots__ = ("_request",)
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+
+    def __str__(self) -> str:
+        return csrf_token(self._request)
+
+    def __html__(self) -> str:  # autoescaping asks this; the token is URL-safe base64
+        return str(self)
+
+    def __bool__(self) -> bool:
+        return True
+
+
 def render_page(
     request: Request,
     template: str,
@@ -111,7 +130,7 @@ def render_page(
         "request": request,
         "path": request.url.path,
         "user_name": current_user_name(request),
-        "csrf_token": csrf_token(request) if has_session else "",
+        "csrf_token": _LazyToken(request) if has_session else "",
         "notice": request.session.pop("notice", None) if has_session else None,
         "can_publish": False,
         "basemap_tiles": _platform(request).settings.basemap_tiles,

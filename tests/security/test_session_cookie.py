@@ -45,3 +45,22 @@ def test_session_cookie_is_signed_not_readable_data(client, seeded):
     client.cookies.set("citydata_session", value[:-4] + ("AAAA" if value[-4:] != "AAAA"
                                                          else "BBBB"))
     assert "Sign out" not in client.get("/").text
+
+
+def test_browsing_the_catalog_sets_no_cookie_until_a_form_needs_one(client, seeded):
+    """A visitor who is not signed in gets no cookie from pages without a form (the CSRF
+    token is made only when a template writes it); the sign-in form still gets its token."""
+    call = client.post("/api/3/action/package_create",
+                       json={"name": "ward-spend", "owner_org": "camden", "title": "Spend"},
+                       headers={"Authorization": seeded["editor_token"]})
+    assert call.status_code == 200, call.text
+    for path in ("/", "/dataset", "/dataset?q=spend", "/dataset/ward-spend", "/organization",
+                 "/organization/camden"):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        assert "set-cookie" not in r.headers, path
+        assert 'name="csrf_token"' not in r.text, path
+    assert not client.cookies
+    login = client.get("/user/login")
+    assert "citydata_session" in login.headers.get("set-cookie", "")
+    assert csrf_from(login.text)
