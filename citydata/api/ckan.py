@@ -92,6 +92,10 @@ def ckan_error_response(status: int, code: str, message: str, fields: dict) -> J
 
 
 # -- parameter helpers -------------------------------------------------------------------------
+#: The largest integer parameter (offsets, starts) the CKAN API takes without a cap of its own.
+MAX_INT = 1_000_000_000
+
+
 def _int(
     data: dict,
     key: str,
@@ -112,6 +116,11 @@ def _int(
     if value < minimum:
         err = QueryError if query else ValidationError
         raise err(f"{key}: Must be a natural number", fields={key: ["Must be a natural number"]})
+    if maximum is None and value > MAX_INT:
+        # Offsets and counts beyond this are mistakes, and overflow SQLite's 64-bit integers.
+        err = QueryError if query else ValidationError
+        message = f"Must be at most {MAX_INT:,}"
+        raise err(f"{key}: {message}", fields={key: [message]})
     return min(value, maximum) if maximum is not None else value
 
 
