@@ -42,6 +42,10 @@ def _check_format(fmt: str) -> str:
     return fmt
 
 
+#: The highest page number any paged page or feed takes (SQLite's integers end near 9.2e18).
+MAX_PAGE = 10_000_000
+
+
 def parse_page(raw: str | None) -> int:
     """``?page=N``: a whole number from 1; absent means 1."""
     if raw is None or raw == "":
@@ -50,8 +54,8 @@ def parse_page(raw: str | None) -> int:
         page = int(raw)
     except ValueError:
         raise field_error("page", "must be a whole number from 1") from None
-    if page < 1:
-        raise field_error("page", "must be a whole number from 1")
+    if not 1 <= page <= MAX_PAGE:
+        raise field_error("page", f"must be a whole number from 1 to {MAX_PAGE:,}")
     return page
 
 

@@ -28,6 +28,7 @@ from citydata.access.vocabulary import (
     SPECIAL_CATEGORY_CONDITIONS,
     STATUSES,
 )
+from citydata.api.dcat import MAX_PAGE
 from citydata.api.deps import get_platform, request_ctx
 from citydata.catalog import datasets, organizations
 from citydata.catalog.context import Ctx
@@ -258,7 +259,7 @@ async def decide(request: Request, ref: str, decision: str) -> Response:
 def register_page(request: Request, status: str = "", provider: str = "", purpose: str = "",
                   q: str = "", page: int = 1) -> Response:
     """How the city's data is shared: every approved, active, expired and revoked agreement."""
-    page = max(1, page)
+    page = min(max(1, page), MAX_PAGE)  # past the end is an empty page, never an overflow
     with request_ctx(request, anonymous_on_bad_token=True) as ctx:
         items, total = register(ctx, status=status, provider=provider, purpose=purpose, q=q,
                                 limit=REGISTER_PAGE, offset=(page - 1) * REGISTER_PAGE)
@@ -297,7 +298,7 @@ def access_log_page(request: Request, name: str, dataset: str = "", user: str = 
     """Who used this publisher's data: summary, filters, entries and a CSV export."""
     if not signed_in(request):
         return login_redirect(request)
-    page = max(1, page)
+    page = min(max(1, page), MAX_PAGE)  # past the end is an empty page, never an overflow
     f = LogFilter(dataset=dataset, user=user, agreement=agreement, kind=kind, since=since,
                   until=until)
     with request_ctx(request) as ctx:
