@@ -20,6 +20,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -80,22 +81,28 @@ class S3Objects:
     def key(self, sha256: str) -> str:
         return f"{self.prefix}sha256/{sha256[:2]}/{sha256}"
 
-    def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
+    @contextmanager
+    def _answers(self, what: str) -> Iterator[None]:
+        """The service's failures as our errors: a missing object is NotFound, anything else
+        StorageUnavailable (503). Which bucket and endpoint go to the log, not to the user."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return fn(Bucket=self.bucket, **kwargs)
+            yield
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in ("404", "NoSuchKey", "NotFound"):
                 raise NotFound("The stored file is missing") from None
-            log.warning("object store: %s failed: %s", what, code or type(exc).__name__)
+            log.warning("object store %r: %s failed: %s", self, what, code or type(exc).__name__)
             raise StorageUnavailable(
-                f"The file store ({self!r}) refused to {what}; nothing was changed") from None
+                f"The file store refused to {what}; nothing was changed") from None
         except BotoCoreError as exc:
-            log.warning("object store: %s failed: %s", what, type(exc).__name__)
-            raise StorageUnavailable(
-                f"The file store ({self!r}) did not answer; nothing was changed") from None
+            log.warning("object store %r: %s failed: %s", self, what, type(exc).__name__)
+            raise StorageUnavailable("The file store did not answer; nothing was changed") from None
+
+    def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
+        with self._answers(what):
+            return fn(Bucket=self.bucket, **kwargs)
 
     # -- what the file store uses ---------------------------------------------------------------
     def head(self, sha256: str) -> RemoteObject | None:
@@ -115,8 +122,9 @@ class S3Objects:
                        ContentLength=size)
         stored = self.head(sha256)
         if stored is None or stored.size != size:
-            raise StorageUnavailable(
-                f"The file store ({self!r}) did not keep the file whole; nothing was changed")
+            log.warning("object store %r: %s was stored with another size", self, sha256)
+            raise StorageUnavailable("The file store did not keep the file whole; "
+                                     "nothing was changed")
 
     def fetch(self, sha256: str, target: Path, tmp_dir: Path) -> None:
         """Download the object into ``target``: via a staging file, re-hashed, then renamed."""
@@ -148,17 +156,12 @@ class S3Objects:
     def list(self) -> Iterator[RemoteObject]:
         paginator = self.client.get_paginator("list_objects_v2")
         pages = self._call("list files", paginator.paginate, Prefix=f"{self.prefix}sha256/")
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        with self._answers("list files"):  # the pages are fetched while iterating
             for page in pages:
                 for obj in page.get("Contents", []):
                     name = obj["Key"].rsplit("/", 1)[-1]
                     if len(name) == 64:
                         yield RemoteObject(name, int(obj["Size"]), obj["LastModified"])
-        except (BotoCoreError, ClientError) as exc:
-            log.warning("object store: listing failed: %s", type(exc).__name__)
-            raise StorageUnavailable(f"The file store ({self!r}) could not be listed") from None
 
     def check(self) -> None:
         """Raise StorageUnavailable unless the bucket answers (for /readyz)."""

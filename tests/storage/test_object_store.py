@@ -192,3 +192,14 @@ def test_readiness_fails_when_the_bucket_does_not_answer(client, platform):
     assert ready.status_code == 503
     assert ready.json()["checks"]["files"] == {"status": "fail",
                                                "reason": "the object store did not answer"}
+
+
+def test_the_error_names_no_bucket_or_endpoint(tmp_path):
+    """What the user reads says what failed; which bucket and endpoint is for the log."""
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    store = FileStore(tmp_path / "files", remote=S3Objects("citydata-private-name",
+                                                           endpoint_url=endpoint))
+    with pytest.raises(StorageUnavailable) as caught:
+        store.commit(store.stage([CSV], max_bytes=10**6))
+    assert "citydata-private-name" not in caught.value.message
+    assert "127.0.0.1" not in caught.value.message
