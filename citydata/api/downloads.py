@@ -61,9 +61,10 @@ async def download(
             if ds.name != name:  # checked before the audit entry commits
                 raise NotFound("Resource was not found.")
             decision.note(bytes=v.size, file=v.filename)
-            return v, ctx.files, ctx.actor, decision
+            # opened now (fetched first, with a bucket): a lost file is a 404, not a cut stream
+            return v, ctx.files.iter_bytes(v.sha256), ctx.actor, decision
 
-    v, files, actor, decision = await run_in_threadpool(lookup)
+    v, chunks, actor, decision = await run_in_threadpool(lookup)
     headers = {
         "Content-Disposition": f'attachment; filename="{v.filename}"',
         "Content-Length": str(v.size),
@@ -73,6 +74,6 @@ async def download(
         "Content-Security-Policy": DOWNLOAD_CSP,
     }
     platform = request.app.state.platform
-    body = guarded(platform.db, actor, decision, files.iter_bytes(v.sha256),
+    body = guarded(platform.db, actor, decision, chunks,
                    every=platform.settings.stream_recheck_seconds)
     return StreamingResponse(body, media_type=download_media_type(v.mimetype), headers=headers)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import math
 import re
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ from citydata.errors import NotFound, QueryError
 if TYPE_CHECKING:
     from citydata.access.policy import Decision
     from citydata.storage.models import Dataset, Resource, ResourceVersion
+
+log = logging.getLogger("citydata.datastore")
 
 DEFAULT_TIMEOUT_S = 10.0
 FACET_LIMIT = 30
@@ -412,10 +415,17 @@ def snapshot_connection(snap: Snapshot) -> Iterator[duckdb.DuckDBPyConnection]:
     """A locked-down DuckDB that can read only this snapshot, exposed as the view ``snap``."""
     with readers.cursor([snap.path], memory_limit="512MB") as con:
         # TEMP: the view belongs to this cursor alone (the database is shared, see pool.py).
-        con.execute(
-            f"CREATE TEMP VIEW snap AS SELECT {visible_select(snap, with_rownum=True)} FROM "
-            f"read_parquet({sql_literal_path(snap.path)}, file_row_number=true)"
-        )
+        try:
+            con.execute(
+                f"CREATE TEMP VIEW snap AS SELECT {visible_select(snap, with_rownum=True)} FROM "
+                f"read_parquet({sql_literal_path(snap.path)}, file_row_number=true)"
+            )
+        except duckdb.IOException:
+            if snap.path.is_file():
+                raise
+            # evicted from the file cache since it was looked up (the next request fetches it)
+            log.error("snapshot %s went missing before it could be read", snap.path.name)
+            raise NotFound("The stored table is missing") from None
         yield con
 
 

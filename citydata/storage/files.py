@@ -15,6 +15,7 @@ collection removes unreferenced objects from the bucket and trims the cache.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import time
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from citydata.errors import NotFound, PayloadTooLarge
+
+log = logging.getLogger("citydata.files")
 
 if TYPE_CHECKING:
     from citydata.storage.objects import S3Objects
@@ -153,10 +156,17 @@ class FileStore:
 
     def blob_path(self, sha256: str) -> Path:
         """A local path to read the file from. With a remote, a file this host does not hold
-        yet is downloaded (and verified) first; a missing one is reported as NotFound."""
+        yet is downloaded (and verified) first. A file that is nowhere is NotFound (and an error
+        in the log: a stored file the catalog refers to should never go missing)."""
         path = self.local_path(sha256)
-        if self.remote is not None and not path.is_file():
-            self.remote.fetch(sha256, path, self.tmp_dir)
+        if not path.is_file():
+            try:
+                if self.remote is None:
+                    raise NotFound("The stored file is missing")
+                self.remote.fetch(sha256, path, self.tmp_dir)
+            except NotFound:
+                log.error("stored file %s is missing", sha256)
+                raise
         return path
 
     def commit(self, staged: StagedFile) -> str:
@@ -193,15 +203,16 @@ class FileStore:
         return self.remote is not None and self.remote.head(sha256) is not None
 
     def open(self, sha256: str) -> BinaryIO:
-        path = self.blob_path(sha256)
-        if not path.is_file():
-            raise NotFound("The stored file is missing")
-        return open(path, "rb")  # noqa: SIM115 - caller closes
+        try:
+            return open(self.blob_path(sha256), "rb")  # noqa: SIM115 - caller closes
+        except FileNotFoundError:  # evicted from the cache (or deleted) a moment ago
+            log.error("stored file %s went missing while being opened", sha256)
+            raise NotFound("The stored file is missing") from None
 
     def iter_bytes(self, sha256: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
-        with self.open(sha256) as fh:
-            while chunk := fh.read(chunk_size):
-                yield chunk
+        """The file's bytes. It is opened here, before the first chunk is asked for, so a
+        streamed response can fail with a clean 404 before it starts (not halfway through)."""
+        return read_chunks(self.open(sha256), chunk_size)
 
     def iter_blobs(self) -> Iterator[str]:
         """Every stored file's hash (the bucket's, with a remote)."""
@@ -280,3 +291,10 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def read_chunks(fh: BinaryIO, chunk_size: int = CHUNK) -> Iterator[bytes]:
+    """An open file's bytes in chunks; closes it at the end (or when the reader stops)."""
+    with fh:
+        while chunk := fh.read(chunk_size):
+            yield chunk

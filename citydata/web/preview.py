@@ -50,12 +50,10 @@ def _dialect(sample: str, fmt: str) -> type[csv.Dialect] | csv.Dialect:
 
 
 def read_preview(files: FileStore, sha256: str, rows: int, *, fmt: str = "") -> Preview | None:
-    """The header and first ``rows`` rows, or None if the file is missing, empty or not a table."""
-    try:
-        with files.open(sha256) as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except Exception:  # a missing blob must not break the dataset page
-        return None
+    """The header and first ``rows`` rows, or None if the file is empty or not a table. A file
+    that cannot be read raises (NotFound, StorageUnavailable): the page says why."""
+    with files.open(sha256) as fh:
+        data = fh.read(MAX_BYTES + 1)
     cut = len(data) > MAX_BYTES
     if cut:
         # Stop at the last full line: b"\n" never occurs inside a UTF-8 multi-byte character.

@@ -85,11 +85,15 @@ def resource_views(ctx: Ctx, ds: dict[str, Any], row: Dataset) -> list[dict[str,
             for v in versions
         ]
         view["preview"] = None
+        view["preview_error"] = ""
         view["sample"] = None
         view["map"] = map_source(r, current, view, agreement)
         if (view["readable"] and current and previews < MAX_PREVIEWS
                 and is_tabular(r["format"], current["filename"])):
-            view["preview"] = _preview(ctx, row, r, current)
+            try:
+                view["preview"] = _preview(ctx, row, r, current)
+            except CitydataError as exc:
+                view["preview_error"] = exc.message
             previews += 1
         if r.get("synthetic_sample") and samples < MAX_PREVIEWS:
             view["sample"] = _sample(ctx, r["id"])
@@ -117,18 +121,15 @@ def map_source(r: dict[str, Any], current: dict[str, Any] | None, view: dict[str
 
 def _preview(ctx: Ctx, row: Dataset, r: dict[str, Any], current: dict[str, Any]) -> Any:
     """The first rows: from the file itself, or — when an agreement allows only some columns —
-    from the table, cut to those columns."""
+    from the table, cut to those columns (a failed table read raises, and the page says why)."""
     decision = ctx.access.decide(row, "read", r["id"])
     if decision.columns is None:
         preview = read_preview(ctx.files, current["sha256"], ctx.settings.preview_rows,
                                fmt=r["format"])
         decision.note(rows=len(preview.rows) if preview else 0, preview=True)
         return preview
-    try:
-        snap = open_snapshot(ctx, r["id"])
-        page = run_page(snap, RowQuery(limit=ctx.settings.preview_rows), include_total=False)
-    except CitydataError:
-        return None
+    snap = open_snapshot(ctx, r["id"])
+    page = run_page(snap, RowQuery(limit=ctx.settings.preview_rows), include_total=False)
     decision.note(rows=len(page.rows), preview=True)
     return Preview([c.name for c in page.columns],
                    [["" if v is None else str(v) for v in row_] for row_ in page.rows])

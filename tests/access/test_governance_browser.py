@@ -4,6 +4,7 @@ also covered on both backends by the in-process tests beside this file)."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.web.test_browser import browser, db_url, page  # noqa: F401  (fixtures)
 
@@ -46,8 +47,9 @@ def test_request_approve_and_use_in_the_browser(page, governed):  # noqa: F811
     sign_in(page, "hackney-analyst")
     page.goto(page.base + "/dataset/care-restricted")
     page.click(f"a:has-text('{ref}')")
-    headers = page.locator("table.table--preview th").all_inner_texts()
-    assert headers == ["ward", "age_band", "support_type", "weekly_hours"]
+    # expect() waits for the new page's DOM: click returns once the navigation commits
+    expect(page.locator("table.table--preview th")).to_have_text(
+        ["ward", "age_band", "support_type", "weekly_hours"])
     page.click("text=Explore and filter the rows")
     assert "weekly_cost" not in page.content()
     assert page.locator("table td", has_text="E05013652").count() > 0

@@ -9,6 +9,7 @@ import io
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.web.test_browser import ARGS, CHROMIUM, VIEWPORT, browser, db_url  # noqa: F401
 
@@ -49,13 +50,14 @@ def test_filter_page_on_and_download_the_filtered_csv(page, make_ctx, seeded, tm
     page.fill("#filter-value-1", "Camden")
     page.select_option("#size", "10")
     page.get_by_role("button", name="Show rows").click()
-    assert page.locator("#results").inner_text() == "20 rows match"
-    first = page.locator("tbody tr td:first-child").all_inner_texts()
-    assert first == [str(i) for i in range(1, 31, 3)]
+    expect(page.locator("#results")).to_have_text("20 rows match")
+    expect(page.locator("tbody tr td:first-child")).to_have_text(
+        [str(i) for i in range(1, 31, 3)])
 
     page.get_by_role("link", name="Next page").click()
-    second = page.locator("tbody tr td:first-child").all_inner_texts()
-    assert second == [str(i) for i in range(31, 61, 3)]
+    # expect() waits for the next page's rows: click returns once the navigation commits
+    expect(page.locator("tbody tr td:first-child")).to_have_text(
+        [str(i) for i in range(31, 61, 3)])
     assert page.get_by_role("link", name="Next page").count() == 0
 
     with page.expect_download() as info:

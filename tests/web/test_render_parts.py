@@ -82,10 +82,13 @@ def test_preview_clips_wide_and_long_values(tmp_path):
     assert len(p.rows[0]) == 30 and len(p.rows[0][0]) == 200
 
 
-def test_preview_of_missing_or_empty_file_is_none(tmp_path):
+def test_preview_of_an_empty_file_is_none_and_of_a_missing_one_an_error(tmp_path):
+    from citydata.errors import NotFound
+
     store, sha = stored(tmp_path, b"")
     assert read_preview(store, sha, 5) is None
-    assert read_preview(store, "0" * 64, 5) is None
+    with pytest.raises(NotFound, match="The stored file is missing"):
+        read_preview(store, "0" * 64, 5)
 
 
 def test_formatting():
