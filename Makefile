@@ -116,9 +116,11 @@ bench: install .venv-pygeoapi/.installed
 LOADTEST_USERS ?= 200
 LOADTEST_MINUTES ?= 10
 LOADTEST_WORKERS ?= 2
+# LOADTEST_ARGS=--no-response-cache: the comparison run with every request made by the app.
+LOADTEST_ARGS ?=
 loadtest: install .venv-locust/.installed
 	$(BIN)/python -m bench.loadtest.run --users $(LOADTEST_USERS) --minutes $(LOADTEST_MINUTES) \
-	  --workers $(LOADTEST_WORKERS) --locust .venv-locust/bin/locust
+	  --workers $(LOADTEST_WORKERS) --locust .venv-locust/bin/locust $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-ogctests .venv-pygeoapi .venv-locust node_modules var .pytest_cache .mypy_cache .ruff_cache

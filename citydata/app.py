@@ -111,11 +111,15 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
 
     from citydata.ops.metrics import HttpMetrics
     from citydata.ops.requests import RequestContextMiddleware
+    from citydata.ops.response_cache import ResponseCacheMiddleware
     from citydata.ops.routes import ops_router
 
-    # Added last, so outermost: every response, even one refused above, gets a request id,
-    # an access log line and its metrics. /healthz, /readyz and /metrics come before pages.
     app.state.metrics = HttpMetrics(platform)
+    # Outside the security headers (a kept response has them) and inside the request context.
+    app.add_middleware(ResponseCacheMiddleware, platform=platform, metrics=app.state.metrics)
+    # Added last, so outermost: every response, even one refused above or answered from the
+    # cache, gets a request id, an access log line and its metrics. /healthz, /readyz and
+    # /metrics come before pages.
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     app.include_router(ops_router(platform, app.state.metrics))
 

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     #: Datastore: locked-down DuckDB databases each server process keeps open, one per
     #: snapshot recently queried (about 4 MiB each; 0: open one per query). See pool.py.
     datastore_pool_size: int = Field(default=64, ge=0, le=10_000)
+    #: Anonymous responses each server process keeps (citydata/ops/response_cache.py): its
+    #: memory budget (0 turns the cache off) and the age after which an entry is made again
+    #: even when nothing was written (what depends on the clock alone — an agreement reaching
+    #: its end date, planning's "decided in the last 30 days" — is at most this late).
+    response_cache_mb: int = Field(default=64, ge=0, le=65_536)
+    response_cache_seconds: float = Field(default=300.0, ge=0, le=86_400)
     #: Maps: a raster tile URL template for the basemap in production, e.g.
     #: https://tile.openstreetmap.org/{z}/{x}/{y}.png (empty: the borough boundaries from the
     #: reference data, which need no internet), and the attribution its licence asks for.

@@ -110,6 +110,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         # dataset_tsv is written by SQL, not mapped, so it is named here.
         conn.execute(text(f"TRUNCATE {names}, dataset_tsv CASCADE"))
         conn.execute(text("INSERT INTO search_state (id, seq) VALUES (1, 0)"))
+        conn.execute(text("INSERT INTO public_generation (id, generation) VALUES (1, 0)"))
         conn.execute(text(f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{'0' * 64}')"))
     engine.dispose()
 

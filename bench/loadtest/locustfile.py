@@ -7,7 +7,9 @@ statistics are one row per kind. ``LOADTEST_WAIT`` is the think time between a u
 ``"1,3"`` (uniform between 1 and 3 s) or ``"0"`` (none, for the floor measurements).
 
 ``LOADTEST_SLOW_FILE``, when set, receives the slowest requests of each kind (with their full
-path) and every failure's status, so a slow kind can be traced to the request behind it.
+path), every failure's status, and how the server's response cache answered each kind
+(``X-Citydata-Cache``: hit, miss or none), so a slow kind can be traced to the request behind
+it and a fast one to its cache.
 """
 
 from __future__ import annotations
@@ -88,6 +90,16 @@ class HealthzUser(FastHttpUser):
 # -- what the summary statistics cannot tell: which requests were slow, and why failures failed
 _slowest: dict[str, list[tuple[float, str, int]]] = defaultdict(list)
 _failures: dict[str, Counter[str]] = defaultdict(Counter)
+#: Per kind, how the server's response cache answered: hit, miss (made and kept) or none.
+_cache: dict[str, Counter[str]] = defaultdict(Counter)
+
+
+def _cache_outcome(response: Any) -> str:
+    headers = getattr(response, "headers", None) or {}
+    try:
+        return str(headers.get("x-citydata-cache") or headers.get("X-Citydata-Cache") or "none")
+    except Exception:  # a response without headers (a connection error)
+        return "none"
 
 
 @events.request.add_listener
@@ -102,6 +114,7 @@ def _record(name: str, response_time: float, response: Any = None, exception: An
         heapq.heapreplace(heap, item)
     if exception is not None:
         _failures[name][f"{status} {type(exception).__name__}: {str(exception)[:200]}"] += 1
+    _cache[name][_cache_outcome(response)] += 1
 
 
 @events.quitting.add_listener
@@ -111,6 +124,7 @@ def _write_slow(**_: Any) -> None:
         return
     out = {name: {"slowest": [{"ms": round(ms, 1), "url": url, "status": status}
                               for ms, url, status in sorted(heap, reverse=True)],
-                  "failures": dict(_failures.get(name, {}))}
+                  "failures": dict(_failures.get(name, {})),
+                  "cache": dict(_cache.get(name, {}))}
            for name, heap in _slowest.items()}
     Path(target).write_text(json.dumps(out, indent=2) + "\n")

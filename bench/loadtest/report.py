@@ -70,6 +70,36 @@ def _stat_rows(phase: str, stats: dict[str, dict[str, Any]]) -> list[list[str]]:
             for k, s in ((k, stats[k]) for k in kinds)]
 
 
+def cache_shares(slowest: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per kind and in total, the share of requests the response cache answered (hit), made
+    and kept (miss), or did not handle (none), from the X-Citydata-Cache header locust saw."""
+    out: dict[str, dict[str, float]] = {}
+    total: dict[str, int] = {}
+    for kind, s in slowest.items():
+        counts = s.get("cache") or {}
+        n = sum(counts.values())
+        if n:
+            out[kind] = {k: v / n for k, v in counts.items()}
+        for k, v in counts.items():
+            total[k] = total.get(k, 0) + v
+    if sum(total.values()):
+        out["total"] = {k: v / sum(total.values()) for k, v in total.items()}
+    return out
+
+
+def cache_line(result: dict[str, Any]) -> str:
+    shares = cache_shares(result["load"].get("slowest", {}))
+    if "total" not in shares:
+        return ""
+    per = ", ".join(f"{k} {shares[k].get('hit', 0) * 100:.0f} %" for k in sorted(shares)
+                    if k != "total")
+    t = shares["total"]
+    return (f"Response cache over the load: {t.get('hit', 0) * 100:.1f} % of requests answered "
+            f"from a process's cache, {t.get('miss', 0) * 100:.1f} % made and kept, "
+            f"{t.get('none', 0) * 100:.1f} % not cacheable (downloads, governed reads); hits by "
+            f"kind: {per}")
+
+
 def rows(result: dict[str, Any]) -> list[list[str]]:
     out = _stat_rows(f"load: {result['config']['users']} users", result["load"]["stats"])
     for floor in result.get("floor", {}).values():
@@ -127,7 +157,9 @@ def target_lines(result: dict[str, Any]) -> list[str]:
 def _title(result: dict[str, Any]) -> str:
     c = result["config"]
     return (f"citydata load test — {c['users']} users, {c['minutes']:g} min, {c['workers']} "
-            f"workers, PostgreSQL, {result['started'][:16].replace('T', ' ')}"
+            f"workers, PostgreSQL"
+            f"{'' if c.get('response_cache', True) else ', response cache off'}, "
+            f"{result['started'][:16].replace('T', ' ')}"
             f"{' (quick)' if c['quick'] else ''}")
 
 
@@ -141,6 +173,8 @@ def print_report(result: dict[str, Any]) -> None:
                             right=("MiB", "CPU s"))
         print(f"growth rule: {mem['rule']}")
         print(cpu_line(mem))
+    if cache_line(result):
+        print(cache_line(result))
     for line in target_lines(result):
         print(line)
 
@@ -177,6 +211,8 @@ def markdown(result: dict[str, Any]) -> str:
                   f"samples); growth rule: {mem['rule']}. All processes together just after "
                   f"start, before any request: {idle.get('start_mib', '–')} MiB.", "",
                   *_md_table(MEMORY_HEADERS, memory_rows(mem)), "", cpu_line(mem) + ".", ""]
+    if cache_line(result):
+        lines += [cache_line(result) + ".", ""]
     slow = load.get("slowest", {})
     if slow:
         lines += ["Slowest request of each kind:", ""]
@@ -205,9 +241,11 @@ def _path(url: str) -> str:
 
 
 def write(result: dict[str, Any], out_dir: Path) -> list[Path]:
-    """``loadtest-<date>[-quick].json`` and ``latest-loadtest[-quick].md`` in ``out_dir``."""
+    """``loadtest-<date>[-nocache][-quick].json`` and ``latest-loadtest[-nocache][-quick].md``
+    in ``out_dir`` (``-nocache``: the comparison run with the response cache off)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    suffix = "-quick" if result["config"]["quick"] else ""
+    suffix = ("" if result["config"].get("response_cache", True) else "-nocache") + (
+        "-quick" if result["config"]["quick"] else "")
     path = out_dir / f"loadtest-{result['started'][:10]}{suffix}.json"
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     md = out_dir / f"latest-loadtest{suffix}.md"

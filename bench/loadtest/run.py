@@ -9,8 +9,9 @@ after), serves it with ``citydata serve --workers N`` (``CITYDATA_ENV=production
 48-byte secret, the production jobs interval), finds and checks the requests to make, measures
 two floors (the same workload by one user without think time; ``/healthz`` from 20 users without
 think time), then runs the load with locust while sampling the server's memory. Prints a table,
-writes ``bench/results/loadtest-<date>[-quick].json`` and ``latest-loadtest[-quick].md`` (quick:
-fewer users or minutes than the issue's 200 for 10). Targets (0 errors, p99 < 500 ms) are printed
+writes ``bench/results/loadtest-<date>[-nocache][-quick].json`` and
+``latest-loadtest[-nocache][-quick].md`` (quick: fewer users or minutes than the issue's 200
+for 10; nocache: ``--no-response-cache``). Targets (0 errors, p99 < 500 ms) are printed
 as met or MISSED; the exit status is 1 only when the load phase had errors or the server died.
 The server and locust are always stopped, also on an error or Ctrl-C. Loopback only.
 """
@@ -56,6 +57,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--home", type=Path, default=ROOT / "var" / "loadtest" / "home",
                    help="the server's CITYDATA_HOME (file store), kept with the database")
     p.add_argument("--fresh", action="store_true", help="drop and rebuild the database first")
+    p.add_argument("--no-response-cache", action="store_true",
+                   help="serve with CITYDATA_RESPONSE_CACHE_MB=0: every request made by the app "
+                        "(the comparison run for the anonymous response cache)")
     p.add_argument("--floor-seconds", type=float, default=20,
                    help="length of each floor measurement (0: none)")
     p.add_argument("--sample-seconds", type=float, default=10, help="memory sampling interval")
@@ -85,6 +89,8 @@ def server_env(args: argparse.Namespace, url: str, port: int) -> dict[str, str]:
         "CITYDATA_HOST": server.HOST, "CITYDATA_PORT": str(port),
         "CITYDATA_SITE_URL": f"http://{server.HOST}:{port}",
         "CITYDATA_JOBS_INTERVAL_SECONDS": f"{jobs:g}"})
+    if args.no_response_cache:
+        env["CITYDATA_RESPONSE_CACHE_MB"] = "0"
     return env
 
 
@@ -191,6 +197,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                    "think_time": f"uniform {args.think.replace(',', '–')} s",
                    "workers": args.workers, "database": args.database, "quick": args.quick,
                    "jobs_interval_seconds": float(env["CITYDATA_JOBS_INTERVAL_SECONDS"]),
+                   "response_cache": not args.no_response_cache,
                    "env": "production", "floor_seconds": args.floor_seconds,
                    "weights": targets.WEIGHTS, "locust_version": locust_version(args.locust),
                    "governed": {"dataset": governed.dataset, "agreement": governed.agreement,

@@ -54,7 +54,14 @@ class HttpMetrics:
             "citydata_http_request_duration_seconds", "Time to answer an HTTP request in "
             "full, by method and route template (event streams are not included)",
             ["method", "route"], registry=owner)
+        self.cache = Counter(
+            "citydata_response_cache", "Anonymous GETs the response cache looked up, by "
+            "outcome (hit: answered from this process's cache; miss: answered by the app, "
+            "then kept if shareable)", ["outcome"], registry=owner)
         self.registry.register(DatabaseCollector(platform))
+
+    def cache_outcome(self, outcome: str) -> None:
+        self.cache.labels(outcome).inc()
 
     def observe(self, method: str, route: str, status: int, seconds: float,
                 streaming: bool = False) -> None:

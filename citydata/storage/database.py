@@ -9,12 +9,22 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from citydata.storage import public_changes
+
 
 def normalise_url(url: str) -> str:
     """Use psycopg 3 for ``postgresql://`` URLs so users can paste a plain libpq URL."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+#: Connections each process keeps open to PostgreSQL (and may open beyond that at a peak).
+#: Sized for the request threads (anyio's 40 a process) so a busy worker reuses connections
+#: instead of opening and closing one per request; processes x (size + overflow) must stay
+#: under the server's max_connections (docs/operations.md).
+POOL_SIZE = 20
+MAX_OVERFLOW = 10
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -34,7 +44,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", MAX_OVERFLOW)
+    return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
 class Database:
@@ -43,6 +55,7 @@ class Database:
     def __init__(self, url: str, **kwargs: Any) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, **kwargs)
+        public_changes.track(self.engine)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

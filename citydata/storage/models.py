@@ -254,6 +254,15 @@ class SearchState(Base):
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class PublicGeneration(Base):
+    """One row: moved on by every committed write an anonymous reader could see
+    (:mod:`citydata.storage.public_changes`); cached anonymous responses are tagged with it."""
+
+    __tablename__ = "public_generation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class SearchChange(Base):
     """Which dataset changed at each sequence number (read by the facet index)."""
 

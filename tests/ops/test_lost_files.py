@@ -25,6 +25,14 @@ def lose_every_file(platform: Any, make_ctx: Any) -> int:
 
 
 @pytest.fixture
+def settings(settings):  # type: ignore[no-untyped-def]
+    """The file store's own answers: no response cache in front of them (a copy of a page
+    made while the file was there would be served, as a CDN in front would)."""
+    settings.response_cache_mb = 0
+    return settings
+
+
+@pytest.fixture
 def lost(client, platform, make_ctx, fuzz_data):  # type: ignore[no-untyped-def]  # noqa: F811
     client.get(f"/api/v1/resources/{fuzz_data['resource_id']}/rows")  # a pooled database first
     assert lose_every_file(platform, make_ctx) == 4
