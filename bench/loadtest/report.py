@@ -88,6 +88,8 @@ def cache_shares(slowest: dict[str, Any]) -> dict[str, dict[str, float]]:
 
 
 def cache_line(result: dict[str, Any]) -> str:
+    if not result["config"].get("response_cache", True):
+        return "Response cache: off (--no-response-cache): every request was made by the app"
     shares = cache_shares(result["load"].get("slowest", {}))
     if "total" not in shares:
         return ""
