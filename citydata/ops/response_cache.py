@@ -18,7 +18,8 @@ answered ``200`` with a body of at most ``MAX_ENTRY_BYTES``, no ``Set-Cookie``, 
 streams are always answered by the app. The
 key is the scheme, host, path, query string and ``Accept`` (OGC API negotiates on it). Request
 ids, the access log and metrics are outside this middleware, so a hit is logged and counted
-like any request, and answers ``X-Citydata-Cache: hit`` (``miss`` when it was just made).
+like any request, and answers ``X-Citydata-Cache: hit`` (``miss`` when it was just made, and
+kept unless it turned out larger than ``MAX_ENTRY_BYTES``).
 """
 
 from __future__ import annotations
