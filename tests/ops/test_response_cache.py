@@ -173,6 +173,12 @@ def test_files_errors_and_posts_are_never_kept(client, data):  # type: ignore[no
         assert answer.status_code == 404 and answer.headers.get(CACHE) != "hit"
     for answer in twice(client, "/healthz"):
         assert CACHE not in answer.headers
+    # A POST is never a copy, even of an answer a GET would share.
+    search = "/api/3/action/package_search"
+    assert client.get(search, params={"q": "spend"}).headers[CACHE] == "miss"
+    for _ in range(2):
+        answer = client.post(search, json={"q": "spend"})
+        assert answer.status_code == 200 and CACHE not in answer.headers
 
 
 def test_hits_are_counted_and_logged_by_route(client, data):  # type: ignore[no-untyped-def]
